@@ -1,0 +1,38 @@
+//! NOR flash device models for norcompat: the v5 legacy devices (QEMU 7.2.22's
+//! `cfi.pflash01` and `cfi.pflash02`), copy-on-write storage, block backends
+//! and the virtual clock.
+
+pub mod backend;
+pub mod clock;
+pub mod device;
+pub mod props;
+pub mod storage;
+pub mod v5;
+
+pub use backend::BlockBackend;
+pub use device::{bus_read, bus_write, DeviceError, DeviceState, FlashDevice};
+pub use props::DeviceSpec;
+pub use storage::Storage;
+
+/// Every device type name `create` accepts.
+pub const KNOWN_TYPES: &[&str] = &[v5::cfi01::TYPE_NAME, v5::cfi02::TYPE_NAME];
+
+/// Creates and realizes a device from its type name and properties.
+pub fn create(spec: &DeviceSpec, backend: BlockBackend) -> Result<Box<dyn FlashDevice>, DeviceError> {
+    match spec.type_name.as_str() {
+        v5::cfi01::TYPE_NAME => Ok(Box::new(v5::cfi01::PflashCfi01::new(&spec.props, backend)?)),
+        v5::cfi02::TYPE_NAME => Ok(Box::new(v5::cfi02::PflashCfi02::new(&spec.props, backend)?)),
+        other => Err(DeviceError::UnknownType(other.to_string())),
+    }
+}
+
+/// The window size a device of this spec would have, without realizing it
+/// (used to size a default backing image). `None` if the spec is invalid.
+pub fn window_size(spec: &DeviceSpec) -> Result<u64, DeviceError> {
+    Ok(create(spec, BlockBackend::none())?.window_size())
+}
+
+/// The array size (image size) a device of this spec requires.
+pub fn image_size(spec: &DeviceSpec) -> Result<u64, DeviceError> {
+    Ok(create(spec, BlockBackend::none())?.array().len())
+}

@@ -1,0 +1,81 @@
+//! v5 `cfi.pflash01`: QEMU 7.2.22's Intel/Sharp parallel NOR flash
+//! (spec: shared/spec/pflash-cfi01.md). STUB: to be implemented.
+
+use crate::backend::BlockBackend;
+use crate::device::DeviceError;
+use serde::{Deserialize, Serialize};
+
+/// QOM type name.
+pub const TYPE_NAME: &str = "cfi.pflash01";
+
+/// Canonical state of a v5 cfi01 (QEMU's raw encodings: Read Array is `cmd == 0x00`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub wcycle: u8,
+    pub cmd: u8,
+    pub status: u8,
+    pub counter: u64,
+    pub romd: bool,
+}
+
+/// The device.
+#[derive(Clone, Debug)]
+pub struct PflashCfi01 {}
+
+impl PflashCfi01 {
+    /// Realizes a device from its properties.
+    pub fn new(_props: &[(String, String)], _backend: BlockBackend) -> Result<PflashCfi01, DeviceError> {
+        todo!("v5 cfi01")
+    }
+}
+
+impl crate::device::FlashDevice for PflashCfi01 {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+    fn window_size(&self) -> u64 {
+        todo!()
+    }
+    fn romd(&self) -> bool {
+        todo!()
+    }
+    fn rom_read(&self, _addr: u64, _size: usize) -> u64 {
+        todo!()
+    }
+    fn io_read(&mut self, _addr: u64, _size: u32) -> u64 {
+        todo!()
+    }
+    fn io_write(&mut self, _addr: u64, _size: u32, _value: u64) {
+        todo!()
+    }
+    fn now(&self) -> crate::clock::Nanos {
+        todo!()
+    }
+    fn next_deadline(&self) -> Option<crate::clock::Nanos> {
+        todo!()
+    }
+    fn advance(&mut self, _ns: crate::clock::Nanos) {
+        todo!()
+    }
+    fn reset(&mut self) {
+        todo!()
+    }
+    fn array(&self) -> &crate::storage::Storage {
+        todo!()
+    }
+    fn backend(&self) -> &BlockBackend {
+        todo!()
+    }
+    fn ram_block_name(&self) -> &str {
+        todo!()
+    }
+    fn state(&self) -> crate::device::DeviceState {
+        todo!()
+    }
+    fn fork(&self) -> Box<dyn crate::device::FlashDevice> {
+        Box::new(self.clone())
+    }
+    fn migrated(&self) -> Box<dyn crate::device::FlashDevice> {
+        todo!()
+    }
+}

@@ -1,0 +1,5 @@
+//! norcompat's harness: op lists and replay, machine definitions, scenarios,
+//! trials, the compatibility matrix and soak runs.
+
+pub mod ops;
+pub mod replay;
