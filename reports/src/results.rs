@@ -1,0 +1,221 @@
+//! The results data model: what every run (main job, soak, merge) writes as
+//! `results.json` and what the HTML report is rendered from. Plain data; no
+//! device types.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Format tag written into every results file.
+pub const FORMAT: &str = "norcompat-results/1";
+
+/// The verdict of one trial (DESIGN.md "Trials and outcomes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Identical,
+    Refused,
+    Lossy,
+    Diverged,
+    Crashed,
+}
+
+impl Outcome {
+    /// All outcomes in display order.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Identical,
+        Outcome::Refused,
+        Outcome::Lossy,
+        Outcome::Diverged,
+        Outcome::Crashed,
+    ];
+
+    /// Lower-case name as written in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Identical => "identical",
+            Outcome::Refused => "refused",
+            Outcome::Lossy => "lossy",
+            Outcome::Diverged => "diverged",
+            Outcome::Crashed => "crashed",
+        }
+    }
+}
+
+/// A whole results file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// Always [`FORMAT`].
+    pub format: String,
+    pub run: RunInfo,
+    /// The versions (machine definitions) involved, in matrix order.
+    pub versions: Vec<VersionInfo>,
+    /// Static checker verdict for every ordered pair of versions.
+    pub static_checks: Vec<StaticCheck>,
+    /// One cell per (source, destination) pair or chain, summed over scenarios.
+    pub cells: Vec<Cell>,
+    /// One record per trial.
+    pub trials: Vec<TrialRecord>,
+    /// Details of every unexpected or lossy trial worth showing (minimized).
+    pub details: Vec<FailureDetail>,
+}
+
+/// Facts about the run itself.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// `matrix`, `soak`, `merge` or `test`.
+    pub kind: String,
+    /// RFC 3339 UTC start time.
+    pub started: String,
+    pub duration_s: f64,
+    /// Seed description, e.g. "0..8" or "shard 2/4 of 0..1000".
+    pub seeds: String,
+    pub scenarios: Vec<String>,
+    pub trials: u64,
+    pub ops: u64,
+    pub trials_per_s: f64,
+    pub ops_per_s: f64,
+    pub host: String,
+    pub git_revision: String,
+    pub norcompat_version: String,
+    /// Shards merged into this file (empty for a single run).
+    #[serde(default)]
+    pub shards: Vec<String>,
+}
+
+/// A version (one machine definition file).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub name: String,
+    pub file: String,
+    pub description: String,
+    pub release: String,
+    pub machine_type: String,
+    /// `driver.property=value` entries applied as compat properties.
+    pub compat_properties: Vec<String>,
+    /// Configuration symbols features may be conditional on.
+    pub symbols: Vec<String>,
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// One device of a version.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub type_name: String,
+    pub properties: BTreeMap<String, String>,
+    /// Effective features (after conditions).
+    pub features: Vec<String>,
+    /// Declared features with their conditions, as written (`name` or `name if cond`).
+    pub declared_features: Vec<String>,
+}
+
+/// The static checker's verdict for one ordered pair.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StaticCheck {
+    pub src: String,
+    pub dst: String,
+    /// One line per incompatibility, as `check-static` prints them.
+    pub findings: Vec<String>,
+}
+
+/// One matrix cell: a pair (chain of two) or a longer chain.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Versions visited, e.g. ["v5", "v6"] or ["v5", "v6", "v5"].
+    pub chain: Vec<String>,
+    /// Trial count per outcome name.
+    pub counts: BTreeMap<Outcome, u64>,
+    /// Outcomes the features and the static checker predict for this cell.
+    pub expected: Vec<Outcome>,
+    /// Trials whose outcome was not among their expected ones.
+    pub unexpected: u64,
+    /// Expected refusals or losses that turned out identical.
+    pub unexpectedly_identical: u64,
+    /// Index into `details` of the first detail for this cell, if any.
+    pub detail: Option<usize>,
+}
+
+/// Timings of one trial, in microseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    pub total_us: u64,
+    pub migrate_us: u64,
+}
+
+/// One trial's record (also the JSON-lines record of soak runs).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub scenario: String,
+    pub chain: Vec<String>,
+    pub seed: u64,
+    pub outcome: Option<Outcome>,
+    /// Whether the outcome was among the expected ones.
+    pub expected: bool,
+    pub reason: String,
+    pub ops: u64,
+    pub timings: Timings,
+}
+
+/// Everything the report shows about one failing or lossy trial.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureDetail {
+    pub scenario: String,
+    pub chain: Vec<String>,
+    pub seed: u64,
+    pub outcome: Option<Outcome>,
+    pub expected: bool,
+    pub reason: String,
+    /// One-line command that reproduces the trial.
+    pub reproduce: String,
+    /// Path of the saved reproducer file, if any.
+    pub reproducer_file: Option<String>,
+    /// The minimized op sequence.
+    pub ops: Vec<OpRow>,
+    /// Field-by-field differences of the canonical state.
+    pub state_diff: Vec<StateDiff>,
+    /// Differing flash bytes.
+    pub flash_diff: Vec<FlashDiff>,
+    /// Static checker findings for the pairs in this chain.
+    pub static_findings: Vec<String>,
+}
+
+/// One op of a minimized sequence.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpRow {
+    pub index: usize,
+    /// Device id the op targets (empty for machine-wide ops).
+    pub device: String,
+    /// Human form, e.g. `write 0x0aaa w2 0x00aa`, `read 0x0 w4`, `migrate v5 -> v6`.
+    pub op: String,
+    /// The device mode before this op, e.g. `read-array (romd)`, `cfi-query`.
+    pub mode_before: String,
+    /// Value the reference run read (reads only).
+    pub expected: Option<u64>,
+    /// Value the trial read (reads only).
+    pub got: Option<u64>,
+}
+
+/// One differing canonical-state field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateDiff {
+    pub device: String,
+    /// Field name in the reference version's state.
+    pub field: String,
+    /// Field name in the other version's state (may differ: v5 vs v6 names).
+    pub other_field: String,
+    pub expected: String,
+    pub got: String,
+}
+
+/// A run of differing flash bytes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlashDiff {
+    pub device: String,
+    /// `array` or `image` (backing image).
+    pub what: String,
+    pub sector: u64,
+    pub offset: u64,
+    /// Hex bytes.
+    pub expected: String,
+    pub got: String,
+}
