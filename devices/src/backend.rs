@@ -41,7 +41,10 @@ enum Kind {
     Memory,
     /// An image file, written through. A fork of a device detaches from the
     /// file: only the original writes to it.
-    File { path: PathBuf, file: Option<Arc<File>> },
+    File {
+        path: PathBuf,
+        file: Option<Arc<File>>,
+    },
 }
 
 impl BlockBackend {
@@ -147,7 +150,10 @@ impl BlockBackend {
             // A failed write-through is reported but cannot be undone; QEMU
             // likewise only logs block-layer write errors from pflash.
             if let Err(e) = file.write_all_at(&buf, off) {
-                eprintln!("warning: {}: write-back at {off:#x} failed: {e}", path.display());
+                eprintln!(
+                    "warning: {}: write-back at {off:#x} failed: {e}",
+                    path.display()
+                );
             }
         }
     }

@@ -18,7 +18,10 @@ pub use storage::Storage;
 pub const KNOWN_TYPES: &[&str] = &[v5::cfi01::TYPE_NAME, v5::cfi02::TYPE_NAME];
 
 /// Creates and realizes a device from its type name and properties.
-pub fn create(spec: &DeviceSpec, backend: BlockBackend) -> Result<Box<dyn FlashDevice>, DeviceError> {
+pub fn create(
+    spec: &DeviceSpec,
+    backend: BlockBackend,
+) -> Result<Box<dyn FlashDevice>, DeviceError> {
     match spec.type_name.as_str() {
         v5::cfi01::TYPE_NAME => Ok(Box::new(v5::cfi01::PflashCfi01::new(&spec.props, backend)?)),
         v5::cfi02::TYPE_NAME => Ok(Box::new(v5::cfi02::PflashCfi02::new(&spec.props, backend)?)),

@@ -205,7 +205,8 @@ impl PropValues {
                     out.strs.insert(def.name, value.clone());
                 }
                 PropKind::Bool => {
-                    out.bools.insert(def.name, parse_bool(value).ok_or_else(bad)?);
+                    out.bools
+                        .insert(def.name, parse_bool(value).ok_or_else(bad)?);
                 }
                 kind => {
                     let v = parse_int(value).ok_or_else(bad)?;
@@ -290,7 +291,10 @@ mod tests {
             parse("t,width=256"),
             Err(PropError::OutOfRange { .. })
         ));
-        assert!(matches!(parse("t,width=x"), Err(PropError::BadValue { .. })));
+        assert!(matches!(
+            parse("t,width=x"),
+            Err(PropError::BadValue { .. })
+        ));
         assert!(matches!(
             parse("t,big-endian=2"),
             Err(PropError::BadValue { .. })

@@ -117,7 +117,11 @@ impl Storage {
 
     /// Byte at `off`. Panics if `off` is outside the array (callers mask first).
     pub fn byte(&self, off: u64) -> u8 {
-        assert!(off < self.len, "storage read at {off:#x} beyond {:#x}", self.len);
+        assert!(
+            off < self.len,
+            "storage read at {off:#x} beyond {:#x}",
+            self.len
+        );
         self.page((off >> PAGE_SHIFT) as usize)
             .byte(off as usize & (PAGE_SIZE - 1))
     }

@@ -24,7 +24,10 @@ pub struct PflashCfi01 {}
 
 impl PflashCfi01 {
     /// Realizes a device from its properties.
-    pub fn new(_props: &[(String, String)], _backend: BlockBackend) -> Result<PflashCfi01, DeviceError> {
+    pub fn new(
+        _props: &[(String, String)],
+        _backend: BlockBackend,
+    ) -> Result<PflashCfi01, DeviceError> {
         todo!("v5 cfi01")
     }
 }

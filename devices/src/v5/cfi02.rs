@@ -24,7 +24,10 @@ pub struct PflashCfi02 {}
 
 impl PflashCfi02 {
     /// Realizes a device from its properties.
-    pub fn new(_props: &[(String, String)], _backend: BlockBackend) -> Result<PflashCfi02, DeviceError> {
+    pub fn new(
+        _props: &[(String, String)],
+        _backend: BlockBackend,
+    ) -> Result<PflashCfi02, DeviceError> {
         todo!("v5 cfi02")
     }
 }
