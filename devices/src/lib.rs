@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod clock;
 pub mod device;
+pub mod migration;
 pub mod props;
 pub mod storage;
 pub mod v5;
