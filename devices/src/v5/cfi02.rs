@@ -81,4 +81,24 @@ impl crate::device::FlashDevice for PflashCfi02 {
     fn migrated(&self) -> Box<dyn crate::device::FlashDevice> {
         todo!()
     }
+    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+        todo!()
+    }
+    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+        todo!()
+    }
+    fn load_vmstate(
+        &mut self,
+        _idstr: &str,
+        _version: u32,
+        _value: &crate::migration::SectionValue,
+    ) -> Result<(), String> {
+        todo!()
+    }
+    fn load_ram_block(&mut self, _array: crate::storage::Storage) {
+        todo!()
+    }
+    fn post_incoming(&mut self) {
+        todo!()
+    }
 }
