@@ -14,12 +14,17 @@
 //! ([`VmStateEntry`]), produce wire copies of their state ([`SavedSection`])
 //! and load sections back.
 
+pub mod check;
 pub mod compat;
 pub mod error;
+pub mod stream;
+#[cfg(test)]
+pub(crate) mod testdev;
 pub mod vmstate;
 pub mod wire;
 
 pub use error::{LoadError, LoadErrorKind, LoadFailure};
+pub use stream::{LoadReport, Machine, MachineBuilder};
 pub use vmstate::{
     FieldDesc, FieldKind, FieldValue, Hooks, SectionValue, SubsectionDesc, VmStateDescription,
 };
