@@ -53,13 +53,25 @@ impl Board {
     /// Applies one op (not `Migrate`); returns the value of a read.
     pub fn apply(&mut self, op: &TrialOp) -> Option<u64> {
         match op {
-            TrialOp::Write { dev, addr, width, val } => {
-                bus_write(self.devices[self.targets[*dev]].as_mut(), *addr, *width, *val);
+            TrialOp::Write {
+                dev,
+                addr,
+                width,
+                val,
+            } => {
+                bus_write(
+                    self.devices[self.targets[*dev]].as_mut(),
+                    *addr,
+                    *width,
+                    *val,
+                );
                 None
             }
-            TrialOp::Read { dev, addr, width } => {
-                Some(bus_read(self.devices[self.targets[*dev]].as_mut(), *addr, *width))
-            }
+            TrialOp::Read { dev, addr, width } => Some(bus_read(
+                self.devices[self.targets[*dev]].as_mut(),
+                *addr,
+                *width,
+            )),
             TrialOp::Step { ns } => {
                 let by = match ns {
                     Some(ns) => *ns,
@@ -130,7 +142,11 @@ impl Board {
 /// load on the destination. The source is never modified; on refusal the
 /// caller keeps running it.
 pub fn migrate(src: &Board, dst: &Arc<Version>) -> Result<Board, Refusal> {
-    if !dst.release.offers.contains(&src.version.machine_type.as_str()) {
+    if !dst
+        .release
+        .offers
+        .contains(&src.version.machine_type.as_str())
+    {
         return Err(Refusal {
             reason: format!(
                 "Machine type received is '{}' and local is '{}' (release {} offers {})",

@@ -15,8 +15,17 @@ use std::collections::BTreeSet;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum TrialOp {
-    Write { dev: usize, addr: u64, width: u32, val: u64 },
-    Read { dev: usize, addr: u64, width: u32 },
+    Write {
+        dev: usize,
+        addr: u64,
+        width: u32,
+        val: u64,
+    },
+    Read {
+        dev: usize,
+        addr: u64,
+        width: u32,
+    },
     /// Virtual time passes for every device (`None`: to the next deadline).
     Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,7 +40,12 @@ pub enum TrialOp {
 impl std::fmt::Display for TrialOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TrialOp::Write { dev, addr, width, val } => {
+            TrialOp::Write {
+                dev,
+                addr,
+                width,
+                val,
+            } => {
                 write!(f, "dev{dev} write {addr:#x} w{width} {val:#x}")
             }
             TrialOp::Read { dev, addr, width } => write!(f, "dev{dev} read {addr:#x} w{width}"),
@@ -113,7 +127,10 @@ impl Gen<'_> {
     }
 
     fn width_choice(&mut self, l: &Layout) -> u32 {
-        let choices: Vec<u32> = [1u32, 2, 4].into_iter().filter(|w| *w <= l.width.max(1)).collect();
+        let choices: Vec<u32> = [1u32, 2, 4]
+            .into_iter()
+            .filter(|w| *w <= l.width.max(1))
+            .collect();
         if self.rng.gen_bool(0.7) {
             l.width.min(4)
         } else {
@@ -157,7 +174,15 @@ impl Gen<'_> {
 
     fn write(&mut self, dev: usize, addr: u64, width: u32, val: u64, tags: &[PointKind]) {
         let mask = devices::device::mask(width);
-        self.push(TrialOp::Write { dev, addr, width, val: val & mask }, tags);
+        self.push(
+            TrialOp::Write {
+                dev,
+                addr,
+                width,
+                val: val & mask,
+            },
+            tags,
+        );
     }
 
     fn read(&mut self, dev: usize, addr: u64, width: u32, tags: &[PointKind]) {
@@ -199,7 +224,6 @@ impl Gen<'_> {
     }
 }
 
-
 const MID: &[PointKind] = &[PointKind::MidCommand];
 const MID_BUFFER: &[PointKind] = &[PointKind::MidCommand, PointKind::MidBuffer];
 const MID_ERASE: &[PointKind] = &[PointKind::MidCommand, PointKind::MidErase];
@@ -207,7 +231,9 @@ const FIRST: &[PointKind] = &[];
 
 /// Durations a `step` picks from (ns): around the cfi02 erase window (50 µs)
 /// and per-sector erase time (512 µs), and none at all.
-const STEP_CHOICES: &[u64] = &[0, 1_000, 25_000, 49_999, 50_000, 100_000, 511_999, 512_000, 600_000, 2_000_000];
+const STEP_CHOICES: &[u64] = &[
+    0, 1_000, 25_000, 49_999, 50_000, 100_000, 511_999, 512_000, 600_000, 2_000_000,
+];
 
 // Intel command bytes (shared/spec/pflash-cfi01.md §7.1).
 const I_PROGRAM: [u8; 2] = [0x40, 0x10];
@@ -250,7 +276,12 @@ impl Gen<'_> {
                 self.quiescent = true;
             }
             ("read-array", CommandSet::Amd) => {
-                self.push(TrialOp::Step { ns: Some(5_000_000_000) }, FIRST);
+                self.push(
+                    TrialOp::Step {
+                        ns: Some(5_000_000_000),
+                    },
+                    FIRST,
+                );
                 let a = self.hot_addr(dev, 1);
                 self.amd_write(dev, a, A_RESET, MID);
                 self.quiescent = true;
@@ -276,7 +307,9 @@ impl Gen<'_> {
             ("lock", CommandSet::Intel) => {
                 let a = self.hot_addr(dev, 1);
                 self.intel_write(dev, a, I_LOCK, FIRST);
-                let b = *[0x01, I_CONFIRM, 0xFF, 0x42].choose(&mut self.rng).unwrap_or(&0x01);
+                let b = *[0x01, I_CONFIRM, 0xFF, 0x42]
+                    .choose(&mut self.rng)
+                    .unwrap_or(&0x01);
                 self.intel_write(dev, a, b, MID);
                 self.reads(dev, 0, 2, MID);
             }
@@ -377,7 +410,11 @@ impl Gen<'_> {
                 2 => self.rng.gen_range(0x31..0x60),
                 _ => self.rng.gen_range(0..0x100),
             };
-            let base = if self.rng.gen_bool(0.2) { self.rng.gen_range(0..4) * 0x400 } else { 0 };
+            let base = if self.rng.gen_bool(0.2) {
+                self.rng.gen_range(0..4) * 0x400
+            } else {
+                0
+            };
             let addr = self.aligned(&l, base + idx * unit, w);
             self.read(dev, addr, w, MID);
         }
@@ -385,7 +422,9 @@ impl Gen<'_> {
         match self.rng.gen_range(0..6) {
             0 => {}
             1 => {
-                let b = *[0x00, I_STATUS, I_CLEAR_STATUS, 0xF0].choose(&mut self.rng).unwrap_or(&0);
+                let b = *[0x00, I_STATUS, I_CLEAR_STATUS, 0xF0]
+                    .choose(&mut self.rng)
+                    .unwrap_or(&0);
                 self.intel_write(dev, a, b, MID);
                 self.reads(dev, 0, 1, MID);
             }
@@ -417,10 +456,18 @@ impl Gen<'_> {
         } else {
             devices::device::mask(l.device_width)
         };
-        let count_at = if self.rng.gen_bool(0.15) { self.random_addr(dev, w) } else { start };
+        let count_at = if self.rng.gen_bool(0.15) {
+            self.random_addr(dev, w)
+        } else {
+            start
+        };
         self.write(dev, count_at, w, (n - 1) & count_mask, MID);
         let crossing = self.rng.gen_bool(0.15);
-        let mut addr = if crossing { start + window - w as u64 } else { a };
+        let mut addr = if crossing {
+            start + window - w as u64
+        } else {
+            a
+        };
         for _ in 0..n {
             let v = self.data_value(w);
             let at = self.aligned(&l, addr, w);
@@ -431,7 +478,11 @@ impl Gen<'_> {
             }
             addr += w as u64;
         }
-        let confirm = if self.rng.gen_bool(0.85) { I_CONFIRM } else { 0xFF };
+        let confirm = if self.rng.gen_bool(0.85) {
+            I_CONFIRM
+        } else {
+            0xFF
+        };
         self.intel_write(dev, a, confirm, MID_BUFFER);
         self.reads(dev, 0, 2, MID);
     }
@@ -472,7 +523,11 @@ impl Gen<'_> {
         self.amd_write(dev, l.unlock0, A_PROGRAM, MID);
         let w = self.width_choice(&l);
         let a = self.hot_addr(dev, w);
-        let v = if self.rng.gen_bool(0.1) { A_RESET as u64 } else { self.data_value(w) };
+        let v = if self.rng.gen_bool(0.1) {
+            A_RESET as u64
+        } else {
+            self.data_value(w)
+        };
         self.write(dev, a, w, v, MID);
         self.hot[dev].push(a);
         self.reads(dev, 0, 2, MID);
@@ -543,7 +598,11 @@ impl Gen<'_> {
                 self.reads_at(dev, first, 1, 2, MID_ERASE);
             }
         }
-        let ns = if self.rng.gen_bool(0.5) { None } else { Some(*STEP_CHOICES.choose(&mut self.rng).unwrap_or(&0)) };
+        let ns = if self.rng.gen_bool(0.5) {
+            None
+        } else {
+            Some(*STEP_CHOICES.choose(&mut self.rng).unwrap_or(&0))
+        };
         self.push(TrialOp::Step { ns }, MID_ERASE);
         self.reads_at(dev, first, 1, 2, MID);
     }
@@ -567,7 +626,11 @@ impl Gen<'_> {
         if self.rng.gen_bool(0.3) {
             self.amd_write(dev, 0, A_RESET, MID_ERASE);
         }
-        let ns = if self.rng.gen_bool(0.6) { None } else { Some(1_000_000_000) };
+        let ns = if self.rng.gen_bool(0.6) {
+            None
+        } else {
+            Some(1_000_000_000)
+        };
         self.push(TrialOp::Step { ns }, MID_ERASE);
         self.reads_at(dev, 0, 1, 2, MID);
     }
@@ -577,7 +640,11 @@ impl Gen<'_> {
         self.amd_write(dev, l.cfi_entry, A_CFI, FIRST);
         self.a_index_reads(dev, 0x4D);
         if self.rng.gen_bool(0.8) {
-            let b = if self.rng.gen_bool(0.7) { A_RESET } else { 0x00 };
+            let b = if self.rng.gen_bool(0.7) {
+                A_RESET
+            } else {
+                0x00
+            };
             let a = self.random_addr(dev, l.width.min(4));
             self.amd_write(dev, a, b, MID);
             self.quiescent = b == A_RESET;
@@ -660,12 +727,19 @@ fn place_migrations(g: &mut Gen<'_>, scenario: &Scenario, hops: usize) -> Sequen
     // first op, never after the last: something must run on each side).
     let mut chosen: Vec<usize> = Vec::new();
     for _ in 0..hops {
-        let kind = *scenario.points.choose(&mut g.rng).unwrap_or(&PointKind::Anywhere);
+        let kind = *scenario
+            .points
+            .choose(&mut g.rng)
+            .unwrap_or(&PointKind::Anywhere);
         let candidates: Vec<usize> = (1..g.ops.len())
             .filter(|i| g.tags[*i].contains(&kind) && !chosen.contains(i))
             .collect();
         let fallback: Vec<usize> = (1..g.ops.len()).filter(|i| !chosen.contains(i)).collect();
-        let pool = if candidates.is_empty() { &fallback } else { &candidates };
+        let pool = if candidates.is_empty() {
+            &fallback
+        } else {
+            &candidates
+        };
         if let Some(p) = pool.choose(&mut g.rng) {
             chosen.push(*p);
         }

@@ -103,11 +103,7 @@ impl Layout {
                 }
             }
         }
-        let num_devices = if device_width == 0 {
-            1
-        } else {
-            (width / device_width).max(1) as u64
-        };
+        let num_devices = width.checked_div(device_width).unwrap_or(1).max(1) as u64;
         let buffer = if width == 1 { 256 } else { 2048 * num_devices };
         Layout {
             set,

@@ -179,7 +179,8 @@ fn toml_value_string(v: &toml::Value) -> Option<String> {
 pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
     let file: MachineFile =
         toml::from_str(text).map_err(|e| FileError::from_toml(path, text, e))?;
-    let err = |span: std::ops::Range<usize>, msg: String| FileError::at(path, text, Some(span), msg);
+    let err =
+        |span: std::ops::Range<usize>, msg: String| FileError::at(path, text, Some(span), msg);
     let name = file.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -191,7 +192,11 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
             format!(
                 "unknown release '{}': expected one of {}",
                 file.release.get_ref(),
-                RELEASES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+                RELEASES
+                    .iter()
+                    .map(|r| r.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
     })?;
@@ -221,7 +226,10 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
             None => {
                 return Err(err(
                     c.span(),
-                    format!("malformed compat property '{}': expected 'driver.property=value'", c.get_ref()),
+                    format!(
+                        "malformed compat property '{}': expected 'driver.property=value'",
+                        c.get_ref()
+                    ),
                 ))
             }
         }
@@ -259,7 +267,11 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
                         "device '{}': unknown feature '{}' (known: {})",
                         d.id,
                         f.name(),
-                        KNOWN_FEATURES.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                        KNOWN_FEATURES
+                            .iter()
+                            .map(|(k, _)| *k)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }
@@ -405,14 +417,21 @@ features = ["write-buffer", { name = "migrates-command-state", if = { not = "mac
     #[test]
     fn geometry_is_validated_by_the_device_rules() {
         let e = parse(&GOOD.replace("num-blocks = 4, ", "")).unwrap_err();
-        assert!(e.message.contains("attribute \"num-blocks\" not specified or zero."), "{e}");
+        assert!(
+            e.message
+                .contains("attribute \"num-blocks\" not specified or zero."),
+            "{e}"
+        );
         assert_eq!(e.position.map(|p| p.0), Some(6), "{e}");
     }
 
     #[test]
     fn release_machine_types_and_features_are_checked() {
         let e = parse(&GOOD.replace("nor-5.0\"\n", "nor-6.0\"\n")).unwrap_err();
-        assert!(e.message.contains("does not offer machine type 'nor-6.0'"), "{e}");
+        assert!(
+            e.message.contains("does not offer machine type 'nor-6.0'"),
+            "{e}"
+        );
         let e = parse(&GOOD.replace("\"write-buffer\"", "\"teleport\"")).unwrap_err();
         assert!(e.message.contains("unknown feature 'teleport'"), "{e}");
         let e = parse(&GOOD.replace("cfi.pflash01", "cfi.pflash03")).unwrap_err();

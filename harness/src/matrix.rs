@@ -47,7 +47,11 @@ impl Project {
             .into_iter()
             .map(Arc::new)
             .collect();
-        let p = Project { root: root.to_path_buf(), versions, scenarios };
+        let p = Project {
+            root: root.to_path_buf(),
+            versions,
+            scenarios,
+        };
         for s in &p.scenarios {
             p.layouts(s)?;
         }
@@ -66,13 +70,21 @@ impl Project {
 
     /// Generator layouts of a scenario's devices (identical in every version).
     pub fn layouts(&self, s: &Scenario) -> Result<Vec<Layout>, FileError> {
-        let err = |m: String| FileError { path: s.file.clone(), position: None, message: m };
+        let err = |m: String| FileError {
+            path: s.file.clone(),
+            position: None,
+            message: m,
+        };
         let mut out = Vec::new();
         for id in &s.devices {
             let mut layout: Option<(String, Layout)> = None;
             for v in &self.versions {
                 let d = v.device(id).ok_or_else(|| {
-                    err(format!("device '{id}' does not exist in version {} ({})", v.name, v.file.display()))
+                    err(format!(
+                        "device '{id}' does not exist in version {} ({})",
+                        v.name,
+                        v.file.display()
+                    ))
                 })?;
                 let l = Layout::of(d);
                 match &layout {
@@ -149,7 +161,11 @@ pub fn generator_seed(scenario: &str, seed: u64) -> u64 {
 
 /// Display name of a chain: `v5->v6`, `v5->v6->v5`.
 pub fn chain_name(chain: &[Arc<Version>]) -> String {
-    chain.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join("->")
+    chain
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect::<Vec<_>>()
+        .join("->")
 }
 
 /// One finished trial.
@@ -172,7 +188,12 @@ impl TrialOutcome {
 
 /// Runs every chain in `chains` (same hop count, same source) for one seed,
 /// computing the reference once and forking it at each migration point.
-pub fn run_group(project: &Project, s: &Arc<Scenario>, seed: u64, chains: &[Vec<usize>]) -> Vec<TrialOutcome> {
+pub fn run_group(
+    project: &Project,
+    s: &Arc<Scenario>,
+    seed: u64,
+    chains: &[Vec<usize>],
+) -> Vec<TrialOutcome> {
     let Some(first) = chains.first() else {
         return Vec::new();
     };
@@ -202,10 +223,18 @@ pub fn run_group(project: &Project, s: &Arc<Scenario>, seed: u64, chains: &[Vec<
 
 /// Runs `chains` of scenario `s` over `seeds`, grouping chains by source
 /// and hop count so references are shared; parallel over seeds.
-pub fn run_cells(project: &Project, s: &Arc<Scenario>, chains: &[Vec<usize>], seeds: &[u64]) -> Vec<TrialOutcome> {
+pub fn run_cells(
+    project: &Project,
+    s: &Arc<Scenario>,
+    chains: &[Vec<usize>],
+    seeds: &[u64],
+) -> Vec<TrialOutcome> {
     let mut groups: Vec<Vec<Vec<usize>>> = Vec::new();
     for c in chains {
-        match groups.iter_mut().find(|g| g[0][0] == c[0] && g[0].len() == c.len()) {
+        match groups
+            .iter_mut()
+            .find(|g| g[0][0] == c[0] && g[0].len() == c.len())
+        {
             Some(g) => g.push(c.clone()),
             None => groups.push(vec![c.clone()]),
         }
@@ -219,7 +248,7 @@ pub fn run_cells(project: &Project, s: &Arc<Scenario>, chains: &[Vec<usize>], se
                 .collect::<Vec<_>>()
         })
         .collect();
-    out.sort_by(|a, b| (chain_name(&a.chain), a.seed).cmp(&(chain_name(&b.chain), b.seed)));
+    out.sort_by_key(|t| (chain_name(&t.chain), t.seed));
     out
 }
 

@@ -30,7 +30,12 @@ pub struct Reproducer {
 impl Reproducer {
     /// File name under `scenarios/regressions/`.
     pub fn file_name(&self) -> String {
-        format!("{}--{}--seed{}.json", self.scenario, self.chain.join("_to_"), self.seed)
+        format!(
+            "{}--{}--seed{}.json",
+            self.scenario,
+            self.chain.join("_to_"),
+            self.seed
+        )
     }
 
     /// Writes the file atomically into `dir`; returns its path.
@@ -47,13 +52,22 @@ impl Reproducer {
     /// Loads a reproducer, with errors naming the file, line and column.
     pub fn load(path: &Path) -> Result<Reproducer, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let r: Reproducer = serde_json::from_str(&text).map_err(|e| {
-            format!("{}:{}:{}: {e}", path.display(), e.line(), e.column())
-        })?;
+        let r: Reproducer = serde_json::from_str(&text)
+            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
         if r.format != FORMAT {
-            return Err(format!("{}: format '{}' (expected '{FORMAT}')", path.display(), r.format));
+            return Err(format!(
+                "{}: format '{}' (expected '{FORMAT}')",
+                path.display(),
+                r.format
+            ));
         }
-        if r.chain.len() != r.ops.iter().filter(|o| matches!(o, TrialOp::Migrate)).count() + 1 {
+        if r.chain.len()
+            != r.ops
+                .iter()
+                .filter(|o| matches!(o, TrialOp::Migrate))
+                .count()
+                + 1
+        {
             return Err(format!(
                 "{}: a chain of {} versions needs {} migrate ops",
                 path.display(),

@@ -8,7 +8,9 @@ use crate::matrix::{chain_name, Project, TrialOutcome};
 use crate::reproducer::{Reproducer, FORMAT};
 use crate::shrink::shrink;
 use crate::trial::{run_reference, run_trial};
-use reports::results::{Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo};
+use reports::results::{
+    Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo,
+};
 use reports::{Outcome, Results};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -61,7 +63,12 @@ pub fn static_checks(project: &Project) -> Vec<StaticCheck> {
 }
 
 /// True if `ops` along `chain` still end with `outcome`.
-fn reproduces(chain: &[Arc<crate::machines::Version>], targets: &[String], ops: &[TrialOp], outcome: Outcome) -> bool {
+fn reproduces(
+    chain: &[Arc<crate::machines::Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+    outcome: Outcome,
+) -> bool {
     match run_reference(&chain[0], targets, ops) {
         Ok(reference) => run_trial(chain, targets, ops, &reference).outcome == outcome,
         Err(_) => false,
@@ -80,7 +87,11 @@ pub fn shrink_trial(t: &TrialOutcome) -> Vec<TrialOp> {
 
 /// Op-by-op rows of a trial: the mode of the accessed device before each op,
 /// and what the reference and the trial read.
-pub fn op_rows(chain: &[Arc<crate::machines::Version>], targets: &[String], ops: &[TrialOp]) -> Vec<OpRow> {
+pub fn op_rows(
+    chain: &[Arc<crate::machines::Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+) -> Vec<OpRow> {
     let Ok(reference) = run_reference(&chain[0], targets, ops) else {
         return Vec::new();
     };
@@ -94,7 +105,10 @@ pub fn op_rows(chain: &[Arc<crate::machines::Version>], targets: &[String], ops:
         let (device, mode) = match op {
             TrialOp::Write { dev, .. } | TrialOp::Read { dev, .. } => {
                 let d = board.targets[*dev];
-                (targets[*dev].clone(), crate::modes::describe(&board.devices[d].state()))
+                (
+                    targets[*dev].clone(),
+                    crate::modes::describe(&board.devices[d].state()),
+                )
             }
             _ => (String::new(), String::new()),
         };
@@ -108,7 +122,12 @@ pub fn op_rows(chain: &[Arc<crate::machines::Version>], targets: &[String], ops:
                     text = format!("migrate {} -> {}", board.version.name, dst.name);
                     board = next;
                 }
-                Err(r) => text = format!("migrate {} -> {}: refused ({})", board.version.name, dst.name, r.reason),
+                Err(r) => {
+                    text = format!(
+                        "migrate {} -> {}: refused ({})",
+                        board.version.name, dst.name, r.reason
+                    )
+                }
             }
         } else {
             got = board.apply(op);
@@ -128,7 +147,12 @@ pub fn op_rows(chain: &[Arc<crate::machines::Version>], targets: &[String], ops:
 /// Builds the results of a run from its trials. Unexpected trials are shrunk
 /// and (if `regressions` is given) saved as reproducers there; the first
 /// lossy trial of each cell gets a detail too.
-pub fn build(project: &Project, trials: &[TrialOutcome], mut run: RunInfo, regressions: Option<&Path>) -> Results {
+pub fn build(
+    project: &Project,
+    trials: &[TrialOutcome],
+    mut run: RunInfo,
+    regressions: Option<&Path>,
+) -> Results {
     let mut cells: BTreeMap<String, Cell> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut details = Vec::new();
@@ -165,16 +189,26 @@ pub fn build(project: &Project, trials: &[TrialOutcome], mut run: RunInfo, regre
             expected,
             reason: t.result.reason.clone(),
             ops: t.ops.len() as u64,
-            timings: Timings { total_us: t.result.total_us, migrate_us: t.result.migrate_us },
+            timings: Timings {
+                total_us: t.result.total_us,
+                migrate_us: t.result.migrate_us,
+            },
         });
         let first_lossy = t.result.outcome == Outcome::Lossy
-            && !details.iter().any(|d: &FailureDetail| d.chain == cell.chain && d.outcome == Some(Outcome::Lossy));
+            && !details.iter().any(|d: &FailureDetail| {
+                d.chain == cell.chain && d.outcome == Some(Outcome::Lossy)
+            });
         let failing = !expected && t.result.outcome != Outcome::Identical;
         if failing || first_lossy {
             if cell.detail.is_none() {
                 cell.detail = Some(details.len());
             }
-            details.push(detail(project, t, &checks, if failing { regressions } else { None }));
+            details.push(detail(
+                project,
+                t,
+                &checks,
+                if failing { regressions } else { None },
+            ));
         }
     }
     run.trials = trials.len() as u64;
@@ -194,12 +228,19 @@ pub fn build(project: &Project, trials: &[TrialOutcome], mut run: RunInfo, regre
     }
 }
 
-fn detail(project: &Project, t: &TrialOutcome, checks: &[StaticCheck], save_to: Option<&Path>) -> FailureDetail {
+fn detail(
+    project: &Project,
+    t: &TrialOutcome,
+    checks: &[StaticCheck],
+    save_to: Option<&Path>,
+) -> FailureDetail {
     let _ = project;
     let ops = shrink_trial(t);
     let targets = &t.scenario.devices;
     let reference = run_reference(&t.chain[0], targets, &ops).ok();
-    let result = reference.as_ref().map(|r| run_trial(&t.chain, targets, &ops, r));
+    let result = reference
+        .as_ref()
+        .map(|r| run_trial(&t.chain, targets, &ops, r));
     let result = result.as_ref().unwrap_or(&t.result);
     let repro = Reproducer {
         format: FORMAT.to_string(),
@@ -230,7 +271,11 @@ fn detail(project: &Project, t: &TrialOutcome, checks: &[StaticCheck], save_to: 
             checks
                 .iter()
                 .filter(|c| c.src == w[0].name && c.dst == w[1].name)
-                .flat_map(|c| c.findings.iter().map(|f| format!("{} -> {}: {f}", c.src, c.dst)))
+                .flat_map(|c| {
+                    c.findings
+                        .iter()
+                        .map(|f| format!("{} -> {}: {f}", c.src, c.dst))
+                })
                 .collect::<Vec<_>>()
         })
         .collect();

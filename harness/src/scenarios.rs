@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Where a migration may be placed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum PointKind {
     /// Any position between two ops.
@@ -49,17 +51,32 @@ pub const MIX_KINDS: &[(&str, &str)] = &[
     ("id", "identifier / autoselect mode, reads, exit"),
     // Intel (cfi01).
     ("erase", "cfi01 block erase with good and bad confirms"),
-    ("write-buffer", "cfi01 write-to-buffer: count 0, window crossing, abort"),
+    (
+        "write-buffer",
+        "cfi01 write-to-buffer: count 0, window crossing, abort",
+    ),
     ("status", "cfi01 read status (0x70) and status reads"),
     ("clear-status", "cfi01 clear status (0x50)"),
     ("lock", "cfi01 lock / unlock commands"),
     // AMD (cfi02).
     ("bypass", "cfi02 unlock bypass: enter, program, exit"),
-    ("sector-erase", "cfi02 sector erase, several sectors in one window"),
+    (
+        "sector-erase",
+        "cfi02 sector erase, several sectors in one window",
+    ),
     ("chip-erase", "cfi02 chip erase"),
-    ("suspend", "cfi02 erase suspend, reads, program elsewhere, resume"),
-    ("poll", "cfi02 status polling (crossing the lazy ROMD counter)"),
-    ("autoselect-cfi", "cfi02 CFI inside autoselect, 0xF0 back to autoselect"),
+    (
+        "suspend",
+        "cfi02 erase suspend, reads, program elsewhere, resume",
+    ),
+    (
+        "poll",
+        "cfi02 status polling (crossing the lazy ROMD counter)",
+    ),
+    (
+        "autoselect-cfi",
+        "cfi02 CFI inside autoselect, 0xF0 back to autoselect",
+    ),
 ];
 
 #[derive(Deserialize)]
@@ -130,13 +147,19 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<Scenario, FileError> {
                 Some(w.span()),
                 format!(
                     "unknown command kind '{kind}' in [mix] (expected one of {})",
-                    MIX_KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                    MIX_KINDS
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
     }
     if f.mix.values().all(|w| *w.get_ref() == 0) {
-        return Err(whole("[mix] needs at least one command kind with a non-zero weight".into()));
+        return Err(whole(
+            "[mix] needs at least one command kind with a non-zero weight".into(),
+        ));
     }
     if f.length[0] == 0 || f.length[0] > f.length[1] {
         return Err(whole(format!(
@@ -151,7 +174,9 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<Scenario, FileError> {
         return Err(whole("hops: expected chain lengths between 1 and 8".into()));
     }
     if f.migration.points.is_empty() {
-        return Err(whole("[migration] points: expected at least one point kind".into()));
+        return Err(whole(
+            "[migration] points: expected at least one point kind".into(),
+        ));
     }
     Ok(Scenario {
         name: path
@@ -167,7 +192,11 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<Scenario, FileError> {
         seeds: f.seeds,
         long_seeds: f.long_seeds,
         points: f.migration.points,
-        mix: f.mix.into_iter().map(|(k, w)| (k, w.into_inner())).collect(),
+        mix: f
+            .mix
+            .into_iter()
+            .map(|(k, w)| (k, w.into_inner()))
+            .collect(),
         in_default: f.default.unwrap_or(true),
     })
 }
@@ -217,18 +246,24 @@ read = 1
 
     #[test]
     fn errors_name_file_line_and_expectation() {
-        let e = parse_scenario(Path::new("s.toml"), &GOOD.replace("program = 3", "teleport = 3"))
-            .unwrap_err();
+        let e = parse_scenario(
+            Path::new("s.toml"),
+            &GOOD.replace("program = 3", "teleport = 3"),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("s.toml:12:"), "{e}");
         assert!(e.message.contains("unknown command kind 'teleport'"), "{e}");
-        let e = parse_scenario(Path::new("s.toml"), &GOOD.replace("\"mid-command\"", "\"mid-air\""))
-            .unwrap_err();
+        let e = parse_scenario(
+            Path::new("s.toml"),
+            &GOOD.replace("\"mid-command\"", "\"mid-air\""),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("s.toml:8:"), "{e}");
         let e = parse_scenario(Path::new("s.toml"), &GOOD.replace("seeds = 3", "sedes = 3"))
             .unwrap_err();
         assert!(e.message.contains("unknown field `sedes`"), "{e}");
-        let e = parse_scenario(Path::new("s.toml"), &GOOD.replace("[10, 20]", "[20, 10]"))
-            .unwrap_err();
+        let e =
+            parse_scenario(Path::new("s.toml"), &GOOD.replace("[10, 20]", "[20, 10]")).unwrap_err();
         assert!(e.message.contains("1 <= min <= max"), "{e}");
     }
 }

@@ -19,7 +19,11 @@ pub fn shrink(ops: &[TrialOp], fails: &dyn Fn(&[TrialOp]) -> bool, budget: usize
             let end = (start + chunk).min(cur.len());
             let candidate: Vec<TrialOp> = cur[..start]
                 .iter()
-                .chain(cur[start..end].iter().filter(|o| matches!(o, TrialOp::Migrate)))
+                .chain(
+                    cur[start..end]
+                        .iter()
+                        .filter(|o| matches!(o, TrialOp::Migrate)),
+                )
                 .chain(cur[end..].iter())
                 .cloned()
                 .collect();
@@ -47,7 +51,12 @@ mod tests {
     use super::*;
 
     fn w(addr: u64) -> TrialOp {
-        TrialOp::Write { dev: 0, addr, width: 1, val: 0 }
+        TrialOp::Write {
+            dev: 0,
+            addr,
+            width: 1,
+            val: 0,
+        }
     }
 
     #[test]
@@ -55,7 +64,9 @@ mod tests {
         let mut ops: Vec<TrialOp> = (0..40).map(w).collect();
         ops.insert(20, TrialOp::Migrate);
         // Fails while ops 7 and 33 are both present (and the migration).
-        let fails = |o: &[TrialOp]| o.contains(&w(7)) && o.contains(&w(33)) && o.contains(&TrialOp::Migrate);
+        let fails = |o: &[TrialOp]| {
+            o.contains(&w(7)) && o.contains(&w(33)) && o.contains(&TrialOp::Migrate)
+        };
         let out = shrink(&ops, &fails, 10_000);
         assert_eq!(out, vec![w(7), TrialOp::Migrate, w(33)]);
     }

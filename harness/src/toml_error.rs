@@ -17,12 +17,9 @@ pub struct FileError {
 impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.position {
-            Some((line, col)) => write!(
-                f,
-                "{}:{line}:{col}: {}",
-                self.path.display(),
-                self.message
-            ),
+            Some((line, col)) => {
+                write!(f, "{}:{line}:{col}: {}", self.path.display(), self.message)
+            }
             None => write!(f, "{}: {}", self.path.display(), self.message),
         }
     }
@@ -41,7 +38,12 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 impl FileError {
     /// An error at `span` of `text` in `path`.
-    pub fn at(path: &Path, text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+    pub fn at(
+        path: &Path,
+        text: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
         FileError {
             path: path.to_path_buf(),
             position: span.map(|s| line_col(text, s.start)),

@@ -50,7 +50,11 @@ pub struct Reference {
 }
 
 /// Runs the reference for `ops` on `source`.
-pub fn run_reference(source: &Arc<Version>, targets: &[String], ops: &[TrialOp]) -> Result<Reference, String> {
+pub fn run_reference(
+    source: &Arc<Version>,
+    targets: &[String],
+    ops: &[TrialOp],
+) -> Result<Reference, String> {
     let mut board = Board::new(source, targets)?;
     let mut reads = Vec::new();
     let mut snapshots = Vec::new();
@@ -61,7 +65,11 @@ pub fn run_reference(source: &Arc<Version>, targets: &[String], ops: &[TrialOp])
             reads.push((i, v));
         }
     }
-    Ok(Reference { reads, snapshots, end: board })
+    Ok(Reference {
+        reads,
+        snapshots,
+        end: board,
+    })
 }
 
 /// True if a hop `a → b` is allowed to lose command state (features say so).
@@ -109,9 +117,16 @@ pub fn expected_outcomes(chain: &[Arc<Version>], targets: &[String]) -> BTreeSet
 }
 
 /// Runs one trial along `chain` from the reference's snapshots.
-pub fn run_trial(chain: &[Arc<Version>], targets: &[String], ops: &[TrialOp], reference: &Reference) -> TrialResult {
+pub fn run_trial(
+    chain: &[Arc<Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+    reference: &Reference,
+) -> TrialResult {
     let started = Instant::now();
-    let result = catch_unwind(AssertUnwindSafe(|| run_trial_inner(chain, targets, ops, reference)));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        run_trial_inner(chain, targets, ops, reference)
+    }));
     let mut r = match result {
         Ok(r) => r,
         Err(panic) => {
@@ -137,14 +152,24 @@ pub fn run_trial(chain: &[Arc<Version>], targets: &[String], ops: &[TrialOp], re
     r
 }
 
-fn run_trial_inner(chain: &[Arc<Version>], targets: &[String], ops: &[TrialOp], reference: &Reference) -> TrialResult {
+fn run_trial_inner(
+    chain: &[Arc<Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+    reference: &Reference,
+) -> TrialResult {
     let first = ops.iter().position(|o| matches!(o, TrialOp::Migrate));
     let mut board = match first {
         Some(_) => reference.snapshots[0].fork(),
         None => Board::new(&chain[0], targets).expect("reference board was realized"),
     };
     let start = first.unwrap_or(0);
-    let mut reads: Vec<(usize, u64)> = reference.reads.iter().copied().filter(|(i, _)| *i < start).collect();
+    let mut reads: Vec<(usize, u64)> = reference
+        .reads
+        .iter()
+        .copied()
+        .filter(|(i, _)| *i < start)
+        .collect();
     let mut hop = 0;
     let mut refusals = Vec::new();
     let mut lost_at: Option<String> = None;
@@ -209,12 +234,21 @@ fn run_trial_inner(chain: &[Arc<Version>], targets: &[String], ops: &[TrialOp], 
             ));
         }
         if !state_diff.is_empty() {
-            let fields: Vec<String> = state_diff.iter().map(|d| format!("{}.{}", d.device, d.field)).collect();
+            let fields: Vec<String> = state_diff
+                .iter()
+                .map(|d| format!("{}.{}", d.device, d.field))
+                .collect();
             parts.push(format!("canonical state differs in {}", fields.join(", ")));
         }
         if !flash_diff.is_empty() {
-            let what: BTreeSet<String> = flash_diff.iter().map(|d| format!("{} {}", d.device, d.what)).collect();
-            parts.push(format!("flash differs ({})", what.into_iter().collect::<Vec<_>>().join(", ")));
+            let what: BTreeSet<String> = flash_diff
+                .iter()
+                .map(|d| format!("{} {}", d.device, d.what))
+                .collect();
+            parts.push(format!(
+                "flash differs ({})",
+                what.into_iter().collect::<Vec<_>>().join(", ")
+            ));
         }
         parts.join("; ")
     };
@@ -225,7 +259,11 @@ fn run_trial_inner(chain: &[Arc<Version>], targets: &[String], ops: &[TrialOp], 
         if differs {
             (
                 Outcome::Diverged,
-                format!("{}; after the refusal the source did not continue as the reference: {}", refusals.join("; "), describe()),
+                format!(
+                    "{}; after the refusal the source did not continue as the reference: {}",
+                    refusals.join("; "),
+                    describe()
+                ),
             )
         } else {
             (Outcome::Refused, refusals.join("; "))
@@ -274,7 +312,9 @@ fn flash_diffs(reference: &Board, got: &Board) -> Vec<FlashDiff> {
         let sector = got
             .version
             .device(&id)
-            .and_then(|d| devices::props::parse_int(d.properties.get("sector-length").map_or("0", |s| s)))
+            .and_then(|d| {
+                devices::props::parse_int(d.properties.get("sector-length").map_or("0", |s| s))
+            })
             .filter(|s| *s > 0)
             .unwrap_or(devices::storage::PAGE_SIZE as u64);
         let mut lines = 0;
@@ -287,7 +327,12 @@ fn flash_diffs(reference: &Board, got: &Board) -> Vec<FlashDiff> {
                 let end = (off + FLASH_DIFF_CHUNK).min(pa.len() as u64) as usize;
                 let (x, y) = (&pa[off as usize..end], &pb[off as usize..end]);
                 if x != y {
-                    let hex = |s: &[u8]| s.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+                    let hex = |s: &[u8]| {
+                        s.iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    };
                     out.push(FlashDiff {
                         device: id.clone(),
                         what: what.to_string(),
@@ -348,7 +393,11 @@ fn short(v: &Value) -> String {
         other => other.to_string(),
     };
     if s.chars().count() > 80 {
-        format!("{}… ({} chars)", s.chars().take(80).collect::<String>(), s.len())
+        format!(
+            "{}… ({} chars)",
+            s.chars().take(80).collect::<String>(),
+            s.len()
+        )
     } else {
         s
     }
