@@ -94,7 +94,11 @@ fn host_description() -> String {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown-host".into());
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{host}, {cpus} CPUs, {} {}", std::env::consts::OS, std::env::consts::ARCH)
+    format!(
+        "{host}, {cpus} CPUs, {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }
 
 /// Current UTC time as RFC 3339 (seconds).
@@ -122,7 +126,14 @@ pub fn now_rfc3339() -> String {
 }
 
 /// Fills the run metadata every results file carries.
-pub fn run_info(kind: &str, root: &std::path::Path, seeds: String, scenarios: Vec<String>, started: &str, secs: f64) -> reports::results::RunInfo {
+pub fn run_info(
+    kind: &str,
+    root: &std::path::Path,
+    seeds: String,
+    scenarios: Vec<String>,
+    started: &str,
+    secs: f64,
+) -> reports::results::RunInfo {
     reports::results::RunInfo {
         kind: kind.to_string(),
         started: started.to_string(),
@@ -196,9 +207,17 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         secs,
     );
     let regressions = project.root.join("scenarios/regressions");
-    let results = crate::results::build(&project, &trials, run, (!args.no_save).then_some(regressions.as_path()));
+    let results = crate::results::build(
+        &project,
+        &trials,
+        run,
+        (!args.no_save).then_some(regressions.as_path()),
+    );
     print!("{}", reports::summary_table(&results));
-    let out = args.out.clone().unwrap_or_else(|| project.root.join(DEFAULT_OUT));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| project.root.join(DEFAULT_OUT));
     let paths = reports::write_report(&results, &out, "matrix")?;
     println!("report: {}", paths.html.display());
     println!("results: {}", paths.json.display());
@@ -218,7 +237,11 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         "{} trials in {:.2} s ({:.0} trials/s), {} unexpected",
         results.run.trials, secs, results.run.trials_per_s, unexpected
     );
-    Ok(if unexpected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if unexpected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `norcompat trial`: one trial by scenario, seed and chain.
@@ -236,7 +259,10 @@ pub struct TrialArgs {
     pub trace: bool,
 }
 
-fn chain_of(project: &crate::matrix::Project, names: &[String]) -> Result<Vec<std::sync::Arc<crate::machines::Version>>, CliError> {
+fn chain_of(
+    project: &crate::matrix::Project,
+    names: &[String],
+) -> Result<Vec<std::sync::Arc<crate::machines::Version>>, CliError> {
     if names.len() < 2 {
         return Err("--chain needs at least two versions".into());
     }
@@ -269,7 +295,10 @@ fn report_one(
                 (None, Some(g)) => format!(" = {g:#x}"),
                 _ => String::new(),
             };
-            println!("{:>4} {:<10} {:<40} {}{}", row.index, row.device, row.mode_before, row.op, vals);
+            println!(
+                "{:>4} {:<10} {:<40} {}{}",
+                row.index, row.device, row.mode_before, row.op, vals
+            );
         }
     }
     let names: Vec<&str> = chain.iter().map(|v| v.name.as_str()).collect();
@@ -279,18 +308,32 @@ fn report_one(
         names.join("->"),
         result.outcome.name(),
         if ok { " (expected)" } else { " (UNEXPECTED)" },
-        if result.reason.is_empty() { String::new() } else { format!(": {}", result.reason) }
+        if result.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", result.reason)
+        }
     );
     for d in &result.state_diff {
-        println!("  state {}.{}: expected {} got {}", d.device, d.field, d.expected, d.got);
+        println!(
+            "  state {}.{}: expected {} got {}",
+            d.device, d.field, d.expected, d.got
+        );
     }
     for d in &result.flash_diff {
-        println!("  {} {} @ {:#x} (sector {}): expected {} got {}", d.device, d.what, d.offset, d.sector, d.expected, d.got);
+        println!(
+            "  {} {} @ {:#x} (sector {}): expected {} got {}",
+            d.device, d.what, d.offset, d.sector, d.expected, d.got
+        );
     }
     if !ok {
         println!("reproduce: {command}");
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Runs `norcompat trial`.

@@ -251,7 +251,7 @@ read = 1
             &GOOD.replace("program = 3", "teleport = 3"),
         )
         .unwrap_err();
-        assert!(e.to_string().starts_with("s.toml:12:"), "{e}");
+        assert!(e.to_string().starts_with("s.toml:10:"), "{e}");
         assert!(e.message.contains("unknown command kind 'teleport'"), "{e}");
         let e = parse_scenario(
             Path::new("s.toml"),
