@@ -394,3 +394,49 @@ pub fn introspect(args: IntrospectArgs) -> Result<ExitCode, CliError> {
     println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(ExitCode::SUCCESS)
 }
+
+/// Runs `norcompat soak`; exit status 1 if any trial was unexpected.
+pub fn soak(args: crate::soak::SoakArgs) -> Result<ExitCode, CliError> {
+    let project = std::sync::Arc::new(load_project()?);
+    let (unexpected, _) = crate::soak::soak(project, args)?;
+    Ok(if unexpected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `norcompat merge` arguments.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Soak output directories (each with trials*.jsonl).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write merged.json and merged.html.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `norcompat merge`; exit status 1 if the merged run has unexpected trials.
+pub fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
+    let project = load_project()?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| project.root.join(DEFAULT_OUT).join("merged"));
+    let results = crate::soak::merge(&project, &args.dirs, &out)?;
+    print!("{}", reports::summary_table(&results));
+    let paths = reports::write_report(&results, &out, "merged")?;
+    println!("report: {}", paths.html.display());
+    println!("results: {}", paths.json.display());
+    let unexpected: u64 = results.cells.iter().map(|c| c.unexpected).sum();
+    println!(
+        "{} trials merged, {} unexpected",
+        results.run.trials, unexpected
+    );
+    Ok(if unexpected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -16,6 +16,7 @@ pub mod reproducer;
 pub mod results;
 pub mod scenarios;
 pub mod shrink;
+pub mod soak;
 pub mod staticcheck;
 pub mod toml_error;
 pub mod trial;

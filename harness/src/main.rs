@@ -29,6 +29,10 @@ enum Command {
     Trial(cli::TrialArgs),
     /// Replay a saved trial (scenarios/regressions/*.json).
     ReplayTrial(cli::ReplayTrialArgs),
+    /// Long randomized runs: all cores, progress, shards, JSON lines, reproducers.
+    Soak(harness::soak::SoakArgs),
+    /// Join soak shard results (directories) into one results file and report.
+    Merge(cli::MergeArgs),
     /// Print each device state struct of a version with its effective features (JSON).
     Introspect(cli::IntrospectArgs),
 }
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
         Some(Command::Trial(a)) => cli::trial(a),
         Some(Command::ReplayTrial(a)) => cli::replay_trial(a),
         Some(Command::Introspect(a)) => cli::introspect(a),
+        Some(Command::Soak(a)) => cli::soak(a),
+        Some(Command::Merge(a)) => cli::merge(a),
         None => cli::main_job(cli::MatrixArgs::default()),
     };
     match result {

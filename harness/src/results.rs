@@ -4,7 +4,7 @@
 
 use crate::board::{migrate, Board};
 use crate::generator::TrialOp;
-use crate::matrix::{chain_name, Project, TrialOutcome};
+use crate::matrix::{Project, TrialOutcome};
 use crate::reproducer::{Reproducer, FORMAT};
 use crate::shrink::shrink;
 use crate::trial::{run_reference, run_trial};
@@ -12,7 +12,7 @@ use reports::results::{
     Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo,
 };
 use reports::{Outcome, Results};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -144,97 +144,176 @@ pub fn op_rows(
     rows
 }
 
-/// Builds the results of a run from its trials. Unexpected trials are shrunk
-/// and (if `regressions` is given) saved as reproducers there; the first
-/// lossy trial of each cell gets a detail too.
-pub fn build(
-    project: &Project,
-    trials: &[TrialOutcome],
-    mut run: RunInfo,
-    regressions: Option<&Path>,
-) -> Results {
-    let mut cells: BTreeMap<String, Cell> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let mut details = Vec::new();
-    let mut records = Vec::with_capacity(trials.len());
-    let checks = static_checks(project);
-    for t in trials {
-        let name = chain_name(&t.chain);
-        let cell = cells.entry(name.clone()).or_insert_with(|| {
-            order.push(name.clone());
-            Cell {
-                chain: t.chain.iter().map(|v| v.name.clone()).collect(),
-                expected: t.expected.iter().copied().collect(),
-                ..Cell::default()
-            }
+/// The record of one finished trial (also a soak JSON line).
+pub fn record_of(t: &TrialOutcome) -> TrialRecord {
+    TrialRecord {
+        scenario: t.scenario.name.clone(),
+        chain: t.chain.iter().map(|v| v.name.clone()).collect(),
+        seed: t.seed,
+        outcome: Some(t.result.outcome),
+        expected: t.as_expected(),
+        reason: t.result.reason.clone(),
+        ops: t.ops.len() as u64,
+        timings: Timings {
+            total_us: t.result.total_us,
+            migrate_us: t.result.migrate_us,
+        },
+        reproduce: None,
+    }
+}
+
+/// Sort key of a chain: pairs in version order first, then longer chains.
+fn chain_key(project: &Project, chain: &[String]) -> (usize, Vec<usize>) {
+    let idx = chain
+        .iter()
+        .map(|n| {
+            project
+                .versions
+                .iter()
+                .position(|v| &v.name == n)
+                .unwrap_or(usize::MAX)
+        })
+        .collect();
+    (chain.len(), idx)
+}
+
+/// Accumulates matrix cells from trial records, one record at a time (soak
+/// runs stream millions of records through it without keeping them).
+pub struct CellTally<'p> {
+    project: &'p Project,
+    cells: BTreeMap<Vec<String>, Cell>,
+    pub trials: u64,
+    pub ops: u64,
+}
+
+impl<'p> CellTally<'p> {
+    /// An empty tally.
+    pub fn new(project: &'p Project) -> Self {
+        CellTally {
+            project,
+            cells: BTreeMap::new(),
+            trials: 0,
+            ops: 0,
+        }
+    }
+
+    /// Counts one record: outcome, expected outcomes of its chain (union over
+    /// the scenarios that ran it) and whether it was unexpected.
+    pub fn add(&mut self, r: &TrialRecord) {
+        self.trials += 1;
+        self.ops += r.ops;
+        let cell = self.cells.entry(r.chain.clone()).or_insert_with(|| Cell {
+            chain: r.chain.clone(),
+            ..Cell::default()
         });
-        for e in &t.expected {
-            if !cell.expected.contains(e) {
-                cell.expected.push(*e);
+        let chain: Option<Vec<_>> = r
+            .chain
+            .iter()
+            .map(|n| self.project.version(n).cloned())
+            .collect();
+        if let (Some(s), Some(chain)) = (self.project.scenario(&r.scenario), chain) {
+            for e in crate::trial::expected_outcomes(&chain, &s.devices) {
+                if !cell.expected.contains(&e) {
+                    cell.expected.push(e);
+                }
             }
         }
-        *cell.counts.entry(t.result.outcome).or_insert(0) += 1;
-        let expected = t.as_expected();
-        if !expected {
+        let Some(outcome) = r.outcome else {
+            return;
+        };
+        *cell.counts.entry(outcome).or_insert(0) += 1;
+        if !r.expected {
             cell.unexpected += 1;
-            if t.result.outcome == Outcome::Identical {
+            if outcome == Outcome::Identical {
                 cell.unexpectedly_identical += 1;
             }
         }
-        records.push(TrialRecord {
-            scenario: t.scenario.name.clone(),
-            chain: cell.chain.clone(),
-            seed: t.seed,
-            outcome: Some(t.result.outcome),
-            expected,
-            reason: t.result.reason.clone(),
-            ops: t.ops.len() as u64,
-            timings: Timings {
-                total_us: t.result.total_us,
-                migrate_us: t.result.migrate_us,
-            },
-        });
-        let first_lossy = t.result.outcome == Outcome::Lossy
-            && !details.iter().any(|d: &FailureDetail| {
-                d.chain == cell.chain && d.outcome == Some(Outcome::Lossy)
-            });
-        let failing = !expected && t.result.outcome != Outcome::Identical;
-        if failing || first_lossy {
-            if cell.detail.is_none() {
-                cell.detail = Some(details.len());
-            }
-            details.push(detail(
-                project,
-                t,
-                &checks,
-                if failing { regressions } else { None },
-            ));
-        }
     }
-    run.trials = trials.len() as u64;
-    run.ops = trials.iter().map(|t| t.ops.len() as u64).sum();
+
+    /// The cells, pairs in version order first, then chains.
+    pub fn cells(self) -> Vec<Cell> {
+        let project = self.project;
+        let mut out: Vec<Cell> = self.cells.into_values().collect();
+        for c in &mut out {
+            c.expected.sort();
+        }
+        out.sort_by_key(|c| chain_key(project, &c.chain));
+        out
+    }
+}
+
+/// True for records worth keeping in a results file: anything but an
+/// expected identical outcome.
+pub fn notable(r: &TrialRecord) -> bool {
+    !(r.expected && r.outcome == Some(Outcome::Identical))
+}
+
+/// Assembles a results file (every run kind, including merges of shards,
+/// goes through here). `records` are the trials to list; `tally` counted all.
+pub fn assemble(
+    project: &Project,
+    tally: CellTally<'_>,
+    mut records: Vec<TrialRecord>,
+    mut details: Vec<FailureDetail>,
+    mut run: RunInfo,
+) -> Results {
+    records.sort_by_cached_key(|r| (r.scenario.clone(), chain_key(project, &r.chain), r.seed));
+    details.sort_by_cached_key(|d| (chain_key(project, &d.chain), d.scenario.clone(), d.seed));
+    run.trials = tally.trials;
+    run.ops = tally.ops;
     if run.duration_s > 0.0 {
         run.trials_per_s = run.trials as f64 / run.duration_s;
         run.ops_per_s = run.ops as f64 / run.duration_s;
+    }
+    let mut cells = tally.cells();
+    for c in &mut cells {
+        c.detail = details.iter().position(|d| d.chain == c.chain);
     }
     Results {
         format: reports::results::FORMAT.to_string(),
         run,
         versions: version_infos(project),
-        static_checks: checks,
-        cells: order.into_iter().filter_map(|n| cells.remove(&n)).collect(),
+        static_checks: static_checks(project),
+        cells,
         trials: records,
         details,
     }
 }
 
-fn detail(
+/// True if this trial deserves a detail section: unexpected and not
+/// identical, or the first lossy trial of its chain (`seen_lossy` tracks those).
+pub fn wants_detail(t: &TrialOutcome, seen_lossy: &mut BTreeSet<Vec<String>>) -> bool {
+    if !t.as_expected() && t.result.outcome != Outcome::Identical {
+        return true;
+    }
+    t.result.outcome == Outcome::Lossy
+        && seen_lossy.insert(t.chain.iter().map(|v| v.name.clone()).collect())
+}
+
+/// Builds the results of a run from its trials. Unexpected trials are shrunk
+/// and (if `regressions` is given) saved as reproducers there; the first
+/// lossy trial of each chain gets a detail too.
+pub fn build(
     project: &Project,
-    t: &TrialOutcome,
-    checks: &[StaticCheck],
-    save_to: Option<&Path>,
-) -> FailureDetail {
-    let _ = project;
+    trials: &[TrialOutcome],
+    run: RunInfo,
+    regressions: Option<&Path>,
+) -> Results {
+    let checks = static_checks(project);
+    let mut seen = BTreeSet::new();
+    let details = trials
+        .iter()
+        .filter(|t| wants_detail(t, &mut seen))
+        .map(|t| detail(t, &checks, if t.as_expected() { None } else { regressions }))
+        .collect();
+    let records: Vec<TrialRecord> = trials.iter().map(record_of).collect();
+    let mut tally = CellTally::new(project);
+    records.iter().for_each(|r| tally.add(r));
+    assemble(project, tally, records, details, run)
+}
+
+/// The detail section of one trial: shrunk, traced, reproducer saved.
+pub fn detail(t: &TrialOutcome, checks: &[StaticCheck], save_to: Option<&Path>) -> FailureDetail {
     let ops = shrink_trial(t);
     let targets = &t.scenario.devices;
     let reference = run_reference(&t.chain[0], targets, &ops).ok();

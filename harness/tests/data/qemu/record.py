@@ -1168,7 +1168,7 @@ def facts():
     c = [W(0, 0x98, 4, note="versatilepb: whole CFI table, legacy: one byte at 4N")]
     c += [R(4 * n, 4, tp[n]) for n in range(0x40)]
     c += [R(0x100 + 4 * n, 4, tp[n], note="wraps every 256 bytes") for n in (0x10, 0x11, 0x3F)]
-    c += [R(0x200 + 2, 2, tp[0x20], note="readw 4N+2 -> same index"),
+    c += [R(0x80 + 2, 2, tp[0x20], note="readw 4N+2 -> same index"),
           R(0x45, 1, tp[0x11]), W(0, 0xFF, 4)]
     F["versatilepb-cfi-table"] = ("versatilepb", c)
 
@@ -1286,6 +1286,28 @@ def facts():
                 R(1, 1, 0xBF), R(4, 4, 0), R(0x1C, 4, 0), W(0, 0xF0, 2)]
     F["musicpal-misc"] = ("musicpal", x)
 
+    # ---- more: erase granularity (cfi01 quirk 15), DQ7 after a program, byte commands
+    g = [W(0x3FFFC, 0x40, 4, note="erase granularity is the 256 KiB bank sector"),
+         W(0x3FFFC, 0x0, 4), W(0x40000, 0x40, 4), W(0x40000, 0x0, 4),
+         W(0x20000, 0x20, 4), W(0x20000, 0xD0, 4), W(0, 0xFF, 4),
+         R(0x3FFFC, 4, 0xFFFFFFFF), R(0x40000, 4, 0), R(0, 4, 0xFFFFFFFF)]
+    g += [W(0x3, 0x98, 1, note="byte command at an odd address"), R(0x40, 4, 0x00510051),
+          W(0x2, 0xFF, 2), R(0x40, 4, 0xFFFFFFFF)]
+    F["virt-erase-granularity"] = ("virt", g)
+
+    d = U() + [W(0xAAA, 0xA0, 2, note="DQ7 = NOT bit 7 of the programmed low byte"),
+               R(0x10, 2, 0x40), W(0x10, 0x0080, 2)]
+    d += U() + [W(0xAAA, 0xA0, 2), R(0x12, 2, 0x00), W(0x12, 0x8000, 2)]
+    d += U() + [W(0xAAA, 0xA0, 2), R(0x14, 2, 0xC0), W(0x14, 0x007F, 2)]
+    d += U() + [W(0xAAA, 0xA0, 2), R(0x16, 2, 0x80), W(0x16, 0xFF80, 2)]
+    d += U() + [W(0xAAA, 0xA0, 2), R(0x18, 2, 0x40), W(0x18, 0x0, 2)]
+    d += [R(0x10, 2, 0x0080), R(0x12, 2, 0x8000), R(0x14, 2, 0x007F), R(0x16, 2, 0xFF80)]
+    d += [W(0xAAB, 0xAA, 1, note="byte writes: boff = (off >> 1) & 0x7FF"), W(0x555, 0x55, 1),
+          W(0xAAB, 0x90, 1), R(0, 2, 0xBF), W(0, 0xF0, 1), R(0, 2, 0xFFFF)]
+    d += [W(0xAAA, 0xAA, 2, note="writel 0x90 at 0xAA8: boff 0x554 is not U0, so RESET"),
+          W(0x554, 0x55, 2), W(0xAA8, 0x0090, 4), R(0, 2, 0xFFFF)]
+    F["musicpal-dq7-bytecmd"] = ("musicpal", d)
+
     for name, (board, ops) in F.items():
         for op in ops:
             if op.get("expect") is None:
@@ -1381,23 +1403,40 @@ def main():
 
 
 def verify(args, jobs):
-    bad = 0
-    for name, board, ops in jobs:
+    def one(job):
+        name, board, ops = job
         ops_path = os.path.join(args.out, name + ".ops.json")
-        stored = json.load(open(ops_path))
-        if stored != ops:
-            print("%s: generator output differs from the stored op list" % name)
-            bad += 1
-            continue
-        with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
-            run_oracle(args, board, ops_path, tmp.name)
-            new = json.load(open(tmp.name))
+        if json.load(open(ops_path)) != ops:
+            return name, ["generator output differs from the stored op list"]
+        fd, tmp = tempfile.mkstemp(suffix=".json")
+        os.close(fd)
+        try:
+            run_oracle(args, board, ops_path, tmp)
+            new = json.load(open(tmp))
+        finally:
+            os.unlink(tmp)
         old = json.load(open(os.path.join(args.out, name + ".trace.json")))
-        va = [t.get("val") for t in old["trace"]]
-        vb = [t.get("val") for t in new["trace"]]
-        same = va == vb and old["image_sha256"] == new["image_sha256"]
-        print("%-40s %s" % (name, "same" if same else "DIFFERENT"))
-        bad += not same
+        diffs = []
+        if "error" in new:
+            diffs.append("error: " + new["error"])
+        for a, b in zip(old["trace"], new["trace"]):
+            if a.get("val") != b.get("val") or a.get("clock") != b.get("clock"):
+                diffs.append("op %d %s %s w%s: stored %s, now %s" % (
+                    a["i"], a["op"], a.get("addr", ""), a.get("width", ""),
+                    a.get("hex", a.get("clock")), b.get("hex", b.get("clock"))))
+        if len(old["trace"]) != len(new["trace"]):
+            diffs.append("trace length %d vs %d" % (len(old["trace"]), len(new["trace"])))
+        if old["image_sha256"] != new["image_sha256"]:
+            diffs.append("final image differs")
+        return name, diffs
+
+    bad = 0
+    with ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        for name, diffs in ex.map(one, jobs):
+            print("%-40s %s" % (name, "same" if not diffs else "DIFFERENT"))
+            for d in diffs[:10]:
+                print("    " + d)
+            bad += bool(diffs)
     return 1 if bad else 0
 
 
