@@ -154,6 +154,9 @@ pub struct TrialRecord {
     pub reason: String,
     pub ops: u64,
     pub timings: Timings,
+    /// One-line command reproducing an unexpected trial (soak runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<String>,
 }
 
 /// Everything the report shows about one failing or lossy trial.

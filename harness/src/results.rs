@@ -1,0 +1,375 @@
+//! Turning finished trials into the results data (`reports::Results`):
+//! cells, trial records, and details of failing and lossy trials — shrunk,
+//! traced op by op with the device mode, and saved as reproducers.
+
+use crate::board::{migrate, Board};
+use crate::generator::TrialOp;
+use crate::matrix::{Project, TrialOutcome};
+use crate::reproducer::{Reproducer, FORMAT};
+use crate::shrink::shrink;
+use crate::trial::{run_reference, run_trial};
+use reports::results::{
+    Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo,
+};
+use reports::{Outcome, Results};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Candidate evaluations a shrink may spend.
+const SHRINK_BUDGET: usize = 400;
+
+/// Static information about every version (the report's Machines section).
+pub fn version_infos(project: &Project) -> Vec<VersionInfo> {
+    project
+        .versions
+        .iter()
+        .map(|v| VersionInfo {
+            name: v.name.clone(),
+            file: v.file.display().to_string(),
+            description: v.description.clone(),
+            release: v.release.name.to_string(),
+            machine_type: v.machine_type.clone(),
+            compat_properties: v.compat.iter().map(|c| c.to_string()).collect(),
+            symbols: v.symbols.iter().cloned().collect(),
+            devices: v
+                .devices
+                .iter()
+                .map(|d| DeviceInfo {
+                    id: d.id.clone(),
+                    type_name: d.type_name.clone(),
+                    properties: d.properties.clone(),
+                    features: d.features.iter().cloned().collect(),
+                    declared_features: d.declared_features.iter().map(|f| f.to_string()).collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Static-check verdicts for every ordered pair.
+pub fn static_checks(project: &Project) -> Vec<StaticCheck> {
+    let mut out = Vec::new();
+    for a in &project.versions {
+        for b in &project.versions {
+            out.push(StaticCheck {
+                src: a.name.clone(),
+                dst: b.name.clone(),
+                findings: crate::staticcheck::findings(a, b),
+            });
+        }
+    }
+    out
+}
+
+/// True if `ops` along `chain` still end with `outcome`.
+fn reproduces(
+    chain: &[Arc<crate::machines::Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+    outcome: Outcome,
+) -> bool {
+    match run_reference(&chain[0], targets, ops) {
+        Ok(reference) => run_trial(chain, targets, ops, &reference).outcome == outcome,
+        Err(_) => false,
+    }
+}
+
+/// The minimized ops of a trial whose outcome should be kept.
+pub fn shrink_trial(t: &TrialOutcome) -> Vec<TrialOp> {
+    let outcome = t.result.outcome;
+    if outcome == Outcome::Identical {
+        return t.ops.clone();
+    }
+    let fails = |ops: &[TrialOp]| reproduces(&t.chain, &t.scenario.devices, ops, outcome);
+    shrink(&t.ops, &fails, SHRINK_BUDGET)
+}
+
+/// Op-by-op rows of a trial: the mode of the accessed device before each op,
+/// and what the reference and the trial read.
+pub fn op_rows(
+    chain: &[Arc<crate::machines::Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+) -> Vec<OpRow> {
+    let Ok(reference) = run_reference(&chain[0], targets, ops) else {
+        return Vec::new();
+    };
+    let Ok(mut board) = Board::new(&chain[0], targets) else {
+        return Vec::new();
+    };
+    let want: BTreeMap<usize, u64> = reference.reads.iter().copied().collect();
+    let mut hop = 0;
+    let mut rows = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let (device, mode) = match op {
+            TrialOp::Write { dev, .. } | TrialOp::Read { dev, .. } => {
+                let d = board.targets[*dev];
+                (
+                    targets[*dev].clone(),
+                    crate::modes::describe(&board.devices[d].state()),
+                )
+            }
+            _ => (String::new(), String::new()),
+        };
+        let mut text = op.to_string();
+        let mut got = None;
+        if matches!(op, TrialOp::Migrate) {
+            hop += 1;
+            let dst = &chain[hop.min(chain.len() - 1)];
+            match migrate(&board, dst) {
+                Ok(next) => {
+                    text = format!("migrate {} -> {}", board.version.name, dst.name);
+                    board = next;
+                }
+                Err(r) => {
+                    text = format!(
+                        "migrate {} -> {}: refused ({})",
+                        board.version.name, dst.name, r.reason
+                    )
+                }
+            }
+        } else {
+            got = board.apply(op);
+        }
+        rows.push(OpRow {
+            index: i,
+            device,
+            op: text,
+            mode_before: mode,
+            expected: want.get(&i).copied(),
+            got,
+        });
+    }
+    rows
+}
+
+/// The record of one finished trial (also a soak JSON line).
+pub fn record_of(t: &TrialOutcome) -> TrialRecord {
+    TrialRecord {
+        scenario: t.scenario.name.clone(),
+        chain: t.chain.iter().map(|v| v.name.clone()).collect(),
+        seed: t.seed,
+        outcome: Some(t.result.outcome),
+        expected: t.as_expected(),
+        reason: t.result.reason.clone(),
+        ops: t.ops.len() as u64,
+        timings: Timings {
+            total_us: t.result.total_us,
+            migrate_us: t.result.migrate_us,
+        },
+        reproduce: None,
+    }
+}
+
+/// Sort key of a chain: pairs in version order first, then longer chains.
+fn chain_key(project: &Project, chain: &[String]) -> (usize, Vec<usize>) {
+    let idx = chain
+        .iter()
+        .map(|n| {
+            project
+                .versions
+                .iter()
+                .position(|v| &v.name == n)
+                .unwrap_or(usize::MAX)
+        })
+        .collect();
+    (chain.len(), idx)
+}
+
+/// Accumulates matrix cells from trial records, one record at a time (soak
+/// runs stream millions of records through it without keeping them).
+pub struct CellTally<'p> {
+    project: &'p Project,
+    cells: BTreeMap<Vec<String>, Cell>,
+    pub trials: u64,
+    pub ops: u64,
+}
+
+impl<'p> CellTally<'p> {
+    /// An empty tally.
+    pub fn new(project: &'p Project) -> Self {
+        CellTally {
+            project,
+            cells: BTreeMap::new(),
+            trials: 0,
+            ops: 0,
+        }
+    }
+
+    /// Counts one record: outcome, expected outcomes of its chain (union over
+    /// the scenarios that ran it) and whether it was unexpected.
+    pub fn add(&mut self, r: &TrialRecord) {
+        self.trials += 1;
+        self.ops += r.ops;
+        let cell = self.cells.entry(r.chain.clone()).or_insert_with(|| Cell {
+            chain: r.chain.clone(),
+            ..Cell::default()
+        });
+        let chain: Option<Vec<_>> = r
+            .chain
+            .iter()
+            .map(|n| self.project.version(n).cloned())
+            .collect();
+        if let (Some(s), Some(chain)) = (self.project.scenario(&r.scenario), chain) {
+            for e in crate::trial::expected_outcomes(&chain, &s.devices) {
+                if !cell.expected.contains(&e) {
+                    cell.expected.push(e);
+                }
+            }
+        }
+        let Some(outcome) = r.outcome else {
+            return;
+        };
+        *cell.counts.entry(outcome).or_insert(0) += 1;
+        if !r.expected {
+            cell.unexpected += 1;
+            if outcome == Outcome::Identical {
+                cell.unexpectedly_identical += 1;
+            }
+        }
+    }
+
+    /// The cells, pairs in version order first, then chains.
+    pub fn cells(self) -> Vec<Cell> {
+        let project = self.project;
+        let mut out: Vec<Cell> = self.cells.into_values().collect();
+        for c in &mut out {
+            c.expected.sort();
+        }
+        out.sort_by_key(|c| chain_key(project, &c.chain));
+        out
+    }
+}
+
+/// True for records worth keeping in a results file: anything but an
+/// expected identical outcome.
+pub fn notable(r: &TrialRecord) -> bool {
+    !(r.expected && r.outcome == Some(Outcome::Identical))
+}
+
+/// Assembles a results file (every run kind, including merges of shards,
+/// goes through here). `records` are the trials to list; `tally` counted all.
+pub fn assemble(
+    project: &Project,
+    tally: CellTally<'_>,
+    mut records: Vec<TrialRecord>,
+    mut details: Vec<FailureDetail>,
+    mut run: RunInfo,
+) -> Results {
+    records.sort_by_cached_key(|r| (r.scenario.clone(), chain_key(project, &r.chain), r.seed));
+    details.sort_by_cached_key(|d| (chain_key(project, &d.chain), d.scenario.clone(), d.seed));
+    run.trials = tally.trials;
+    run.ops = tally.ops;
+    if run.duration_s > 0.0 {
+        run.trials_per_s = run.trials as f64 / run.duration_s;
+        run.ops_per_s = run.ops as f64 / run.duration_s;
+    }
+    let mut cells = tally.cells();
+    for c in &mut cells {
+        c.detail = details.iter().position(|d| d.chain == c.chain);
+    }
+    Results {
+        format: reports::results::FORMAT.to_string(),
+        run,
+        versions: version_infos(project),
+        static_checks: static_checks(project),
+        cells,
+        trials: records,
+        details,
+    }
+}
+
+/// True if this trial deserves a detail section: unexpected and not
+/// identical, or the first lossy trial of its chain (`seen_lossy` tracks those).
+pub fn wants_detail(t: &TrialOutcome, seen_lossy: &mut BTreeSet<Vec<String>>) -> bool {
+    if !t.as_expected() && t.result.outcome != Outcome::Identical {
+        return true;
+    }
+    t.result.outcome == Outcome::Lossy
+        && seen_lossy.insert(t.chain.iter().map(|v| v.name.clone()).collect())
+}
+
+/// Builds the results of a run from its trials. Unexpected trials are shrunk
+/// and (if `regressions` is given) saved as reproducers there; the first
+/// lossy trial of each chain gets a detail too.
+pub fn build(
+    project: &Project,
+    trials: &[TrialOutcome],
+    run: RunInfo,
+    regressions: Option<&Path>,
+) -> Results {
+    let checks = static_checks(project);
+    let mut seen = BTreeSet::new();
+    let details = trials
+        .iter()
+        .filter(|t| wants_detail(t, &mut seen))
+        .map(|t| detail(t, &checks, if t.as_expected() { None } else { regressions }))
+        .collect();
+    let records: Vec<TrialRecord> = trials.iter().map(record_of).collect();
+    let mut tally = CellTally::new(project);
+    records.iter().for_each(|r| tally.add(r));
+    assemble(project, tally, records, details, run)
+}
+
+/// The detail section of one trial: shrunk, traced, reproducer saved.
+pub fn detail(t: &TrialOutcome, checks: &[StaticCheck], save_to: Option<&Path>) -> FailureDetail {
+    let ops = shrink_trial(t);
+    let targets = &t.scenario.devices;
+    let reference = run_reference(&t.chain[0], targets, &ops).ok();
+    let result = reference
+        .as_ref()
+        .map(|r| run_trial(&t.chain, targets, &ops, r));
+    let result = result.as_ref().unwrap_or(&t.result);
+    let repro = Reproducer {
+        format: FORMAT.to_string(),
+        scenario: t.scenario.name.clone(),
+        seed: t.seed,
+        chain: t.chain.iter().map(|v| v.name.clone()).collect(),
+        devices: targets.clone(),
+        outcome: result.outcome,
+        reason: result.reason.clone(),
+        ops: ops.clone(),
+    };
+    let (file, reproduce) = match save_to.map(|dir| repro.save(dir)) {
+        Some(Ok(path)) => (Some(path.display().to_string()), Reproducer::command(&path)),
+        _ => (
+            None,
+            format!(
+                "cargo run --release -- trial --scenario {} --seed {} --chain {}",
+                t.scenario.name,
+                t.seed,
+                repro.chain.join(",")
+            ),
+        ),
+    };
+    let static_findings = t
+        .chain
+        .windows(2)
+        .flat_map(|w| {
+            checks
+                .iter()
+                .filter(|c| c.src == w[0].name && c.dst == w[1].name)
+                .flat_map(|c| {
+                    c.findings
+                        .iter()
+                        .map(|f| format!("{} -> {}: {f}", c.src, c.dst))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    FailureDetail {
+        scenario: t.scenario.name.clone(),
+        chain: repro.chain.clone(),
+        seed: t.seed,
+        outcome: Some(result.outcome),
+        expected: t.expected.contains(&result.outcome),
+        reason: result.reason.clone(),
+        reproduce,
+        reproducer_file: file,
+        ops: op_rows(&t.chain, targets, &ops),
+        state_diff: result.state_diff.clone(),
+        flash_diff: result.flash_diff.clone(),
+        static_findings,
+    }
+}

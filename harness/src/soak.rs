@@ -1,0 +1,512 @@
+//! `norcompat soak` and `norcompat merge`: long randomized runs on all
+//! cores, deterministic shards, JSON-lines results that survive a kill, and
+//! merging shards into one report identical to a single run.
+
+use crate::matrix::{run_cells, Project};
+use crate::results::{detail, notable, record_of, static_checks, wants_detail, CellTally};
+use reports::results::{FailureDetail, TrialRecord};
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// Shard `k` of `n` (1-based `k`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub k: u64,
+    pub n: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard '{s}': expected K/N with 1 <= K <= N, e.g. 2/4");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (k, n): (u64, u64) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if k == 0 || n == 0 || k > n {
+            return Err(bad());
+        }
+        Ok(Shard { k, n })
+    }
+}
+
+impl Shard {
+    /// The whole run as one shard.
+    pub const ALL: Shard = Shard { k: 1, n: 1 };
+
+    /// The i-th seed of this shard, counting from `start`: seeds are dealt
+    /// round-robin, so shards 1..=N together cover exactly the seeds of one run.
+    pub fn seed(&self, start: u64, i: u64) -> u64 {
+        start + (self.k - 1) + i * self.n
+    }
+
+    /// How many of the seeds `start..start+count` belong to this shard.
+    pub fn count_in(&self, count: u64) -> u64 {
+        let first = self.k - 1;
+        if first >= count {
+            0
+        } else {
+            (count - first).div_ceil(self.n)
+        }
+    }
+
+    /// File-name suffix (`shard-2-of-4`), empty for a whole run.
+    pub fn suffix(&self) -> String {
+        if self.n == 1 {
+            String::new()
+        } else {
+            format!(".shard-{}-of-{}", self.k, self.n)
+        }
+    }
+}
+
+/// Parses `10m`, `90s`, `1h`, `500ms` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad = || format!("duration '{s}': expected a number with ms, s, m or h (e.g. 10m)");
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "" | "s" => v,
+        "m" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => return Err(bad()),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// `norcompat soak` options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SoakArgs {
+    /// Run until this much time has passed (e.g. 10m, 90s, 1h).
+    #[arg(long, conflicts_with = "seeds")]
+    pub duration: Option<String>,
+    /// Run exactly this many seeds (of the whole run; a shard runs its part).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// First seed of the run.
+    #[arg(long, default_value_t = 1000)]
+    pub seed_start: u64,
+    /// Only these scenarios (comma-separated); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub scenario: Vec<String>,
+    /// Only chains among these versions (comma-separated); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub versions: Vec<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Run shard K of N (1-based), e.g. --shard 2/4.
+    #[arg(long)]
+    pub shard: Option<Shard>,
+    /// Output directory for JSON lines, reproducers and the report.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar (also off when stderr is not a terminal).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What one finished seed sends to the writer.
+struct SeedResult {
+    records: Vec<TrialRecord>,
+    details: Vec<FailureDetail>,
+}
+
+fn append_line(file: &mut File, value: &impl serde::Serialize) -> std::io::Result<()> {
+    // One write per complete line: a kill leaves at most a missing line,
+    // never a torn one in the middle of the file.
+    let mut line = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    file.write_all(&line)
+}
+
+/// Runs a soak; returns the number of unexpected trials.
+pub fn soak(
+    project: Arc<Project>,
+    args: SoakArgs,
+) -> Result<(u64, PathBuf), Box<dyn std::error::Error>> {
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    let scenarios: Vec<_> = if args.scenario.is_empty() {
+        project.scenarios.clone()
+    } else {
+        args.scenario
+            .iter()
+            .map(|n| {
+                project
+                    .scenario(n)
+                    .cloned()
+                    .ok_or_else(|| format!("unknown scenario '{n}'"))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    for v in &args.versions {
+        if project.version(v).is_none() {
+            return Err(format!("unknown version '{v}'").into());
+        }
+    }
+    let chains: Vec<Vec<Vec<usize>>> = scenarios
+        .iter()
+        .map(|s| {
+            project
+                .chains(s)
+                .into_iter()
+                .filter(|c| {
+                    args.versions.is_empty()
+                        || c.iter()
+                            .all(|i| args.versions.contains(&project.versions[*i].name))
+                })
+                .collect()
+        })
+        .collect();
+    let limit = match (&args.duration, args.seeds) {
+        (Some(d), _) => Limit::Time(parse_duration(d)?),
+        (None, Some(n)) => Limit::Seeds(shard.count_in(n)),
+        (None, None) => return Err("soak needs --duration or --seeds".into()),
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| project.root.join("target/norcompat/soak"));
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let suffix = shard.suffix();
+    let trials_path = out.join(format!("trials{suffix}.jsonl"));
+    let details_path = out.join(format!("details{suffix}.jsonl"));
+    let mut trials_file =
+        File::create(&trials_path).map_err(|e| format!("{}: {e}", trials_path.display()))?;
+    let mut details_file =
+        File::create(&details_path).map_err(|e| format!("{}: {e}", details_path.display()))?;
+    let regressions = out.join("reproducers");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Ctrl-C: finish the seeds in flight, keep every result, write the report.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let next = Arc::new(AtomicU64::new(0));
+    let started_at = crate::cli::now_rfc3339();
+    let t0 = Instant::now();
+    let (tx, rx) = mpsc::channel::<SeedResult>();
+    let checks = Arc::new(static_checks(&project));
+    let mut handles = Vec::new();
+    for _ in 0..jobs {
+        let (project, scenarios, chains, stop, next, tx, checks) = (
+            project.clone(),
+            scenarios.clone(),
+            chains.clone(),
+            stop.clone(),
+            next.clone(),
+            tx.clone(),
+            checks.clone(),
+        );
+        let regressions = regressions.clone();
+        let seed_start = args.seed_start;
+        handles.push(std::thread::spawn(move || {
+            let mut seen_lossy = BTreeSet::new();
+            loop {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                match limit {
+                    Limit::Seeds(n) if i >= n => return,
+                    Limit::Time(d) if t0.elapsed() >= d => return,
+                    _ => {}
+                }
+                let seed = shard.seed(seed_start, i);
+                let mut res = SeedResult {
+                    records: Vec::new(),
+                    details: Vec::new(),
+                };
+                for (s, c) in scenarios.iter().zip(&chains) {
+                    for t in run_cells(&project, s, c, &[seed]) {
+                        let mut rec = record_of(&t);
+                        if wants_detail(&t, &mut seen_lossy) {
+                            let save = (!t.as_expected()).then_some(regressions.as_path());
+                            let d = detail(&t, &checks, save);
+                            if !t.as_expected() {
+                                rec.reproduce = Some(d.reproduce.clone());
+                            }
+                            res.details.push(d);
+                        }
+                        res.records.push(rec);
+                    }
+                }
+                if tx.send(res).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop(tx);
+
+    let progress = progress_bar(&limit, args.quiet);
+    let mut tally = CellTally::new(&project);
+    let mut kept = Vec::new();
+    let mut details = Vec::new();
+    let mut unexpected = 0u64;
+    let mut counts = std::collections::BTreeMap::new();
+    for res in rx {
+        for r in &res.records {
+            append_line(&mut trials_file, r)?;
+            tally.add(r);
+            if let Some(o) = r.outcome {
+                *counts.entry(o.name()).or_insert(0u64) += 1;
+            }
+            if !r.expected {
+                unexpected += 1;
+                if let Some(cmd) = &r.reproduce {
+                    progress.println(format!(
+                        "UNEXPECTED {} {} seed {}: {} — {}\n  reproduce: {cmd}",
+                        r.scenario,
+                        r.chain.join("->"),
+                        r.seed,
+                        r.outcome.map_or("?", |o| o.name()),
+                        r.reason
+                    ));
+                }
+            }
+            if notable(r) {
+                kept.push(r.clone());
+            }
+        }
+        for d in res.details {
+            append_line(&mut details_file, &d)?;
+            details.push(d);
+        }
+        trials_file.flush()?;
+        let secs = t0.elapsed().as_secs_f64().max(1e-9);
+        let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        progress.set_message(format!(
+            "{:.0} trials/s | {} | unexpected {unexpected}",
+            tally.trials as f64 / secs,
+            summary.join(", ")
+        ));
+        match limit {
+            Limit::Seeds(_) => progress.inc(1),
+            Limit::Time(_) => {
+                progress.set_position(t0.elapsed().as_secs().min(progress.length().unwrap_or(0)))
+            }
+        }
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    progress.finish_and_clear();
+    trials_file.sync_all()?;
+    details_file.sync_all()?;
+    let secs = t0.elapsed().as_secs_f64();
+    let seeds_desc = match limit {
+        Limit::Seeds(_) => format!(
+            "{}..{} (shard {}/{})",
+            args.seed_start,
+            args.seed_start + args.seeds.unwrap_or(0),
+            shard.k,
+            shard.n
+        ),
+        Limit::Time(d) => format!(
+            "from {} for {:?} (shard {}/{})",
+            args.seed_start, d, shard.k, shard.n
+        ),
+    };
+    let run = crate::cli::run_info(
+        "soak",
+        &project.root,
+        seeds_desc,
+        scenarios.iter().map(|s| s.name.clone()).collect(),
+        &started_at,
+        secs,
+    );
+    let results = crate::results::assemble(&project, tally, kept, details, run);
+    eprint!("{}", reports::summary_table(&results));
+    let paths = reports::write_report(&results, &out, &format!("soak{suffix}"))?;
+    println!("trials: {}", trials_path.display());
+    println!("report: {}", paths.html.display());
+    println!("results: {}", paths.json.display());
+    println!(
+        "{} trials in {:.1} s ({:.0} trials/s), {} unexpected{}",
+        results.run.trials,
+        secs,
+        results.run.trials_per_s,
+        unexpected,
+        if stop.load(Ordering::SeqCst) {
+            " (stopped by Ctrl-C; finished seeds kept)"
+        } else {
+            ""
+        }
+    );
+    Ok((unexpected, out))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Limit {
+    Seeds(u64),
+    Time(Duration),
+}
+
+fn progress_bar(limit: &Limit, quiet: bool) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let (len, template) = match limit {
+        Limit::Seeds(n) => (
+            *n,
+            "{elapsed_precise} [{bar:30}] {pos}/{len} seeds, {eta} left | {msg}",
+        ),
+        Limit::Time(d) => (
+            d.as_secs(),
+            "{elapsed_precise} [{bar:30}] {pos}/{len} s | {msg}",
+        ),
+    };
+    let bar = ProgressBar::new(len);
+    if quiet {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Reads a JSON-lines file, ignoring a torn last line (a killed writer).
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+    let f = OpenOptions::new()
+        .read(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let lines: Vec<String> = BufReader::new(f)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(v) => out.push(v),
+            Err(_) if i + 1 == lines.len() => {
+                eprintln!(
+                    "warning: {}:{}: ignoring an incomplete last line",
+                    path.display(),
+                    i + 1
+                )
+            }
+            Err(e) => return Err(format!("{}:{}:{}: {e}", path.display(), i + 1, e.column())),
+        }
+    }
+    Ok(out)
+}
+
+/// `norcompat merge DIR…`: joins shard results into one results file and report.
+pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports::Results, String> {
+    let mut tally = CellTally::new(project);
+    let mut kept = Vec::new();
+    let mut details = Vec::new();
+    let mut shards = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut duration: f64 = 0.0;
+    let mut scenarios = BTreeSet::new();
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        for f in files {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with("trials") && name.ends_with(".jsonl") {
+                shards.push(f.display().to_string());
+                for r in read_jsonl::<TrialRecord>(&f)? {
+                    // The same trial twice (overlapping shards) counts once.
+                    if seen.insert((r.scenario.clone(), r.chain.clone(), r.seed)) {
+                        scenarios.insert(r.scenario.clone());
+                        tally.add(&r);
+                        if notable(&r) {
+                            kept.push(r);
+                        }
+                    }
+                }
+            } else if name.starts_with("details") && name.ends_with(".jsonl") {
+                details.extend(read_jsonl::<FailureDetail>(&f)?);
+            } else if name.starts_with("soak") && name.ends_with(".json") {
+                if let Ok(r) = std::fs::read_to_string(&f)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| {
+                        serde_json::from_str::<reports::Results>(&t).map_err(|e| e.to_string())
+                    })
+                {
+                    duration = duration.max(r.run.duration_s);
+                }
+            }
+        }
+    }
+    if shards.is_empty() {
+        return Err(format!(
+            "no trials*.jsonl found in {}",
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    // Keep one detail per (scenario, chain, seed).
+    let mut dseen = BTreeSet::new();
+    details.retain(|d| dseen.insert((d.scenario.clone(), d.chain.clone(), d.seed)));
+    let mut run = crate::cli::run_info(
+        "merge",
+        &project.root,
+        format!("{} trials from {} shard file(s)", seen.len(), shards.len()),
+        scenarios.into_iter().collect(),
+        &crate::cli::now_rfc3339(),
+        duration,
+    );
+    run.shards = shards;
+    let results = crate::results::assemble(project, tally, kept, details, run);
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_seed_range() {
+        let (start, count) = (1000, 23);
+        let mut all = Vec::new();
+        for k in 1..=4 {
+            let s = Shard { k, n: 4 };
+            all.extend((0..s.count_in(count)).map(|i| s.seed(start, i)));
+        }
+        all.sort();
+        assert_eq!(all, (start..start + count).collect::<Vec<_>>());
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { k: 2, n: 4 }));
+        assert!("5/4".parse::<Shard>().is_err());
+        assert!("0/4".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("10 parsecs").is_err());
+    }
+}
