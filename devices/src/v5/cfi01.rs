@@ -21,6 +21,7 @@
 mod cfi_table;
 pub mod commands;
 mod config;
+pub mod migration;
 mod read;
 mod write;
 
@@ -78,6 +79,9 @@ pub struct PflashCfi01 {
     /// Pre-allocated at realize, as in QEMU; meaningful only while
     /// `blk_offset != NO_BLOCK_OPEN`.
     blk_bytes: Vec<u8>,
+    /// An incoming migration's post_load registered the whole-image
+    /// write-back, which runs at the next run-state change (§15.3).
+    writeback_pending: bool,
 }
 
 impl std::fmt::Debug for PflashCfi01 {
@@ -131,6 +135,7 @@ impl PflashCfi01 {
             romd: true,
             blk_offset: NO_BLOCK_OPEN,
             blk_bytes: vec![0; writeblock_size as usize],
+            writeback_pending: false,
             config,
         }
     }
@@ -340,24 +345,29 @@ impl FlashDevice for PflashCfi01 {
         }
         Box::new(dst)
     }
+
     fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
-        todo!()
+        self.migration_entries()
     }
+
     fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
-        todo!()
+        self.migration_save()
     }
+
     fn load_vmstate(
         &mut self,
-        _idstr: &str,
+        idstr: &str,
         _version: u32,
-        _value: &crate::migration::SectionValue,
+        value: &crate::migration::SectionValue,
     ) -> Result<(), String> {
-        todo!()
+        self.migration_load(idstr, value)
     }
-    fn load_ram_block(&mut self, _array: crate::storage::Storage) {
-        todo!()
+
+    fn load_ram_block(&mut self, array: Storage) {
+        self.migration_load_ram(array)
     }
+
     fn post_incoming(&mut self) {
-        todo!()
+        self.migration_post_incoming()
     }
 }
