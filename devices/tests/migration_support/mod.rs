@@ -50,11 +50,21 @@ pub fn r(d: &mut dyn FlashDevice, addr: u64, width: u32) -> u64 {
     bus_read(d, addr, width)
 }
 
+/// One device's part of a [`Snapshot`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceSnapshot {
+    pub state: DeviceState,
+    pub array: Storage,
+    pub image: Option<Storage>,
+    pub now: Nanos,
+    pub deadline: Option<Nanos>,
+}
+
 /// Everything a failed load must leave alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
     pub machine_type: String,
-    pub devices: Vec<(DeviceState, Storage, Option<Storage>, Nanos, Option<Nanos>)>,
+    pub devices: Vec<DeviceSnapshot>,
 }
 
 pub fn snapshot(m: &Machine) -> Snapshot {
@@ -63,14 +73,12 @@ pub fn snapshot(m: &Machine) -> Snapshot {
         devices: m
             .devices
             .iter()
-            .map(|d| {
-                (
-                    d.state(),
-                    d.array().clone(),
-                    d.backend().image().cloned(),
-                    d.now(),
-                    d.next_deadline(),
-                )
+            .map(|d| DeviceSnapshot {
+                state: d.state(),
+                array: d.array().clone(),
+                image: d.backend().image().cloned(),
+                now: d.now(),
+                deadline: d.next_deadline(),
             })
             .collect(),
     }
