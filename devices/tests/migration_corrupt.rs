@@ -189,7 +189,7 @@ fn huge_lengths_are_refused_without_allocating() {
     // A RAM total of 2^64 - 4096 with a block claiming most of it.
     let mut b = header();
     b.extend_from_slice(&ram_start());
-    b.extend_from_slice(&(u64::MAX & !0xFFF | 4).to_be_bytes());
+    b.extend_from_slice(&(!0xFFFu64 | 4).to_be_bytes());
     b.push(12);
     b.extend_from_slice(b"small.flash0");
     b.extend_from_slice(&(1u64 << 62).to_be_bytes());
