@@ -24,6 +24,9 @@ mod config;
 mod read;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{Config, MAX_ARRAY_LEN, PROPERTIES};
 
 use crate::backend::BlockBackend;
