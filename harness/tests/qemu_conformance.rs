@@ -55,7 +55,10 @@ fn check(trace_path: &Path, v6: bool) -> Result<bool, String> {
     let trace: Value = serde_json::from_str(&std::fs::read_to_string(trace_path).unwrap()).unwrap();
     let machine = trace["machine"].as_str().unwrap_or_default();
     let Some((_, spec)) = BOARDS.iter().find(|(m, _)| *m == machine) else {
-        return Err(format!("{}: unknown machine '{machine}'", trace_path.display()));
+        return Err(format!(
+            "{}: unknown machine '{machine}'",
+            trace_path.display()
+        ));
     };
     let mut spec = DeviceSpec::parse(spec).unwrap();
     if v6 {
@@ -64,18 +67,31 @@ fn check(trace_path: &Path, v6: bool) -> Result<bool, String> {
         };
         spec = spec.with_type(t);
     }
-    let ops_path = PathBuf::from(trace_path.to_string_lossy().replace(".trace.json", ".ops.json"));
-    let text = std::fs::read_to_string(&ops_path).map_err(|e| format!("{}: {e}", ops_path.display()))?;
+    let ops_path = PathBuf::from(
+        trace_path
+            .to_string_lossy()
+            .replace(".trace.json", ".ops.json"),
+    );
+    let text =
+        std::fs::read_to_string(&ops_path).map_err(|e| format!("{}: {e}", ops_path.display()))?;
     let name = ops_path.display().to_string();
     let size = devices::image_size(&spec).map_err(|e| e.to_string())?;
     let window = devices::window_size(&spec).map_err(|e| e.to_string())?;
     let ops = parse_ops(&text, &name, window).map_err(|e| e.to_string())?;
-    if v6 && ops.iter().any(|o| matches!(o, harness::ops::Op::Migrate { .. })) {
+    if v6
+        && ops
+            .iter()
+            .any(|o| matches!(o, harness::ops::Op::Migrate { .. }))
+    {
         // v6 migrates losslessly where QEMU 7.2.22 loses state.
         return Ok(false);
     }
-    let fill = trace["fill"].as_str().and_then(|f| devices::props::parse_int(f)).unwrap_or(0xFF) as u8;
-    let out = replay(&spec, BlockBackend::memory(size, fill, true), &ops).map_err(|e| e.to_string())?;
+    let fill = trace["fill"]
+        .as_str()
+        .and_then(|f| devices::props::parse_int(f))
+        .unwrap_or(0xFF) as u8;
+    let out =
+        replay(&spec, BlockBackend::memory(size, fill, true), &ops).map_err(|e| e.to_string())?;
     let want = trace["trace"].as_array().cloned().unwrap_or_default();
     for (entry, got) in want.iter().zip(&out.trace) {
         if entry["op"] == "read" && entry["val"] != got["val"] {
@@ -94,7 +110,9 @@ fn check(trace_path: &Path, v6: bool) -> Result<bool, String> {
     }
     if let (Some(want), Some(got)) = (trace["image_sha256"].as_str(), out.image_sha256.as_deref()) {
         if want != got {
-            return Err(format!("{name}: final backing image differs from QEMU's ({want} vs {got})"));
+            return Err(format!(
+                "{name}: final backing image differs from QEMU's ({want} vs {got})"
+            ));
         }
     }
     Ok(true)
@@ -102,7 +120,11 @@ fn check(trace_path: &Path, v6: bool) -> Result<bool, String> {
 
 fn run_all(v6: bool) {
     let files = traces();
-    assert!(files.len() >= 8, "expected recorded QEMU traces in {}", data_dir().display());
+    assert!(
+        files.len() >= 8,
+        "expected recorded QEMU traces in {}",
+        data_dir().display()
+    );
     let mut failures = Vec::new();
     let mut checked = 0;
     for f in &files {
@@ -112,7 +134,13 @@ fn run_all(v6: bool) {
             Err(e) => failures.push(e),
         }
     }
-    assert!(failures.is_empty(), "{} of {} traces differ from QEMU 7.2.22:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} traces differ from QEMU 7.2.22:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
     assert!(checked > 0, "no trace was checked");
     eprintln!("{checked} traces agree with QEMU 7.2.22");
 }
