@@ -31,7 +31,13 @@ pub fn write_report(results: &Results, dir: &Path, stem: &str) -> std::io::Resul
     std::fs::create_dir_all(dir)?;
     let json = dir.join(format!("{stem}.json"));
     let html = dir.join(format!("{stem}.html"));
-    std::fs::write(&json, serde_json::to_string_pretty(results).map_err(std::io::Error::other)?)?;
-    std::fs::write(&html, "<!doctype html><title>norcompat</title><p>report rendering pending</p>")?;
+    std::fs::write(
+        &json,
+        serde_json::to_string_pretty(results).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::write(
+        &html,
+        "<!doctype html><title>norcompat</title><p>report rendering pending</p>",
+    )?;
     Ok(ReportPaths { html, json })
 }

@@ -25,6 +25,9 @@ pub mod migration;
 mod read;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{Config, MAX_ARRAY_LEN, PROPERTIES};
 
 use crate::backend::BlockBackend;

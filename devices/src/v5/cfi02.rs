@@ -12,6 +12,8 @@ mod cfi_table;
 mod config;
 mod machine;
 pub mod protocol;
+#[cfg(test)]
+mod tests;
 
 pub use cfi_table::CFI_TABLE_LEN;
 pub use config::{Region, MAX_ERASE_REGIONS, PROPERTIES};

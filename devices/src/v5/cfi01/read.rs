@@ -4,6 +4,9 @@
 use super::commands::*;
 use super::PflashCfi01;
 
+/// x86-64 `shr` takes a 64-bit shift count modulo 64.
+const X86_64_SHIFT_COUNT_MASK: u32 = 63;
+
 /// QEMU's `deposit32`: `field`'s low `len` bits into `value` at bit `start`.
 /// QEMU asserts that the field fits in 32 bits; the configurations that
 /// would trip that assertion (banks wider than 4 bytes, odd widths) keep
@@ -96,6 +99,8 @@ impl PflashCfi01 {
     fn legacy_index(&self, off: u64) -> u64 {
         let boff = off & LEGACY_OFFSET_MASK;
         match self.config.bank_width {
+            // Only x16 and x32 banks are scaled; any other width (x8, odd
+            // or oversized) uses the byte offset as is.
             2 => boff >> 1,
             4 => boff >> 2,
             _ => boff,
@@ -143,7 +148,7 @@ impl PflashCfi01 {
         let c = &self.config;
         let ctz = |x: u8| (x as u32).trailing_zeros() as i32;
         let shift = ctz(c.bank_width) + ctz(c.max_device_width) - ctz(c.device_width);
-        a >> ((shift as u32) & 63)
+        a >> ((shift as u32) & X86_64_SHIFT_COUNT_MASK)
     }
 
     /// `pflash_devid_query`: one chip's ID answer, replicated across the bank.
