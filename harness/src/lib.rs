@@ -20,3 +20,4 @@ pub mod soak;
 pub mod staticcheck;
 pub mod toml_error;
 pub mod trial;
+pub mod vmstate_cmds;
