@@ -349,8 +349,8 @@ impl Checker<'_> {
             self.taint(format!("Section \"{sec}\" does not exist in dest"));
             return;
         };
-        // A destination type that only loads has no version of its own.
-        if d.get("Description").is_none() {
+        // A destination type that only loads (has no section of its own).
+        if d.get("Description").is_none() && d.get(LOADS_KEY).is_some() {
             self.taint(format!("Section \"{sec}\" does not exist in dest"));
             return;
         }
