@@ -249,3 +249,37 @@ fn measured_musicpal_status_sequence() {
     f.command(0xA0);
     assert_eq!(f.reads(a, 2), vec![0x80, 0xC0]);
 }
+
+#[test]
+fn dq5_dq4_dq1_dq0_are_never_set() {
+    const UNUSED: u8 = 0x20 | 0x10 | 0x02 | 0x01;
+    let mut f = musicpal();
+    let mut seen = Vec::new();
+    let mut look = |f: &mut Flash| {
+        let s = f.st().status;
+        assert_eq!(s & UNUSED, 0, "status {s:#x}");
+        seen.push(s);
+    };
+    f.command(0xA0);
+    f.reads(0, 3);
+    look(&mut f);
+    f.w(0, 0x0000);
+    f.sector_erase(0);
+    f.reads(0, 5);
+    look(&mut f);
+    f.step();
+    f.reads(0, 3);
+    look(&mut f);
+    f.w(0, 0xB0);
+    f.reads(0, 7);
+    look(&mut f);
+    f.w(0, 0x30);
+    f.step();
+    look(&mut f);
+    f.chip_erase();
+    f.reads(0, 9);
+    look(&mut f);
+    f.step();
+    look(&mut f);
+    assert!(seen.iter().any(|s| *s != 0), "status did change");
+}
