@@ -72,15 +72,17 @@ impl Storage {
     pub fn filled(len: u64, fill: u8) -> Storage {
         let pages = len.div_ceil(PAGE_SIZE as u64) as usize;
         let groups = pages.div_ceil(GROUP_PAGES);
-        let mut out = Vec::with_capacity(groups);
-        let mut left = pages;
-        for _ in 0..groups {
-            let n = left.min(GROUP_PAGES);
+        // Every full group shares one page table until it is written.
+        let full = Arc::new(Group {
+            pages: vec![Page::Fill(fill); GROUP_PAGES],
+        });
+        let mut out = vec![full; pages / GROUP_PAGES];
+        if pages % GROUP_PAGES != 0 {
             out.push(Arc::new(Group {
-                pages: vec![Page::Fill(fill); n],
+                pages: vec![Page::Fill(fill); pages % GROUP_PAGES],
             }));
-            left -= n;
         }
+        debug_assert_eq!(out.len(), groups);
         Storage { len, groups: out }
     }
 
@@ -214,7 +216,15 @@ impl Storage {
         assert_eq!(self.len, src.len, "copy_range_from between different sizes");
         let end = off + len;
         let mut pos = off;
+        let group_bytes = (GROUP_PAGES * PAGE_SIZE) as u64;
         while pos < end {
+            // A whole group: share its page table.
+            let g = (pos / group_bytes) as usize;
+            if pos % group_bytes == 0 && pos + group_bytes <= end && g < self.groups.len() {
+                self.groups[g] = src.groups[g].clone();
+                pos += group_bytes;
+                continue;
+            }
             let in_page = pos as usize & (PAGE_SIZE - 1);
             let n = ((PAGE_SIZE - in_page) as u64).min(end - pos) as usize;
             let index = (pos >> PAGE_SHIFT) as usize;

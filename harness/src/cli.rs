@@ -440,3 +440,19 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
         ExitCode::from(1)
     })
 }
+
+/// `norcompat bench` arguments.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Short measurement windows (a smoke run; figures are noisier).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// Runs `norcompat bench` and prints its JSON summary.
+pub fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
+    let project = std::sync::Arc::new(load_project()?);
+    let summary = crate::bench::run(project, args.quick);
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(ExitCode::SUCCESS)
+}

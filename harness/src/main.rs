@@ -33,6 +33,8 @@ enum Command {
     Soak(harness::soak::SoakArgs),
     /// Join soak shard results (directories) into one results file and report.
     Merge(cli::MergeArgs),
+    /// Measure accesses/s, migrations/s, trials/s, fork-vs-naive and jobs scaling (JSON).
+    Bench(cli::BenchArgs),
     /// Print each device state struct of a version with its effective features (JSON).
     Introspect(cli::IntrospectArgs),
     /// Print the migration state descriptions as JSON, in the shape of QEMU's -dump-vmstate.
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Some(Command::DumpVmstate(a)) => harness::vmstate_cmds::dump_vmstate(a),
         Some(Command::CheckStatic(a)) => harness::vmstate_cmds::check_static(a),
         Some(Command::Soak(a)) => cli::soak(a),
+        Some(Command::Bench(a)) => cli::bench(a),
         Some(Command::Merge(a)) => cli::merge(a),
         None => cli::main_job(cli::MatrixArgs::default()),
     };

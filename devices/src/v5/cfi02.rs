@@ -212,8 +212,9 @@ impl PflashCfi02 {
         }
     }
 
-    /// The ROM device offset of window address `addr`: the window holds
-    /// `mappings` aliases of the chip (§6, §14.8).
+    /// The ROM device offset of window address `addr`. QEMU 7.2.22
+    /// behaviour: the window holds `mappings` aliases of the chip, so the
+    /// image is mirrored across it (§6, §14.8).
     fn alias(&self, addr: u64) -> u64 {
         match self.config.chip_len {
             0 => 0,

@@ -7,7 +7,7 @@
 
 use super::cfi_table::{CFI_TYP_CHIP_ERASE, CFI_TYP_SECTOR_ERASE};
 use super::protocol::{
-    cmd, id_index, op, status, wcycle, BDRV_SECTOR_SIZE, CFI_QUERY_ADDR, ID_NOT_PRESENT,
+    cmd, id_index, op, status, wcycle, BDRV_SECTOR_SIZE, CFI_QUERY_ADDR, ERASED, ID_NOT_PRESENT,
     INDEX_OFFSET_MASK, LAZY_ROMD_THRESHOLD, SCALE_MS, SCALE_US, SECTORS_UNPROTECTED,
     SECTOR_ERASE_WINDOW_NS, UNLOCK_ADDR_MASK,
 };
@@ -52,7 +52,9 @@ impl PflashCfi02 {
         self.regs.status = (self.regs.status & !status::DQ7) | (value & status::DQ7);
     }
 
-    /// QEMU's `pflash_reset_state_machine`: `cmd = 0`, `wcycle = 0`, nothing else.
+    /// QEMU's `pflash_reset_state_machine`: `cmd = 0`, `wcycle = 0`, nothing
+    /// else. QEMU 7.2.22 behaviour: ROMD stays off after a program, a reset
+    /// or a mode exit until a timer completion or the lazy return (§14.11).
     pub(super) fn reset_state_machine(&mut self) {
         self.regs.cmd = cmd::READ_ARRAY;
         self.regs.wcycle = wcycle::IDLE;
@@ -187,6 +189,8 @@ impl PflashCfi02 {
     /// offset inside the ROM device.
     pub(super) fn device_read(&mut self, off: u64, size: u32) -> u64 {
         // Lazy return to ROMD (§6): counted only in wcycle 0 with ROMD off.
+        // QEMU 7.2.22 behaviour: the 43rd such read is still served here, so
+        // erase-suspend status shows for at most 43 reads (§14.11).
         if !self.regs.rom_mode && self.regs.wcycle == wcycle::IDLE {
             self.regs.read_counter = self.regs.read_counter.saturating_add(1);
             if self.regs.read_counter > LAZY_ROMD_THRESHOLD {
@@ -395,7 +399,7 @@ impl PflashCfi02 {
                 // busy status is timed (§14.1).
                 if !self.ro {
                     let len = self.config.chip_len as u64;
-                    self.array.fill(0, len, 0xFF);
+                    self.array.fill(0, len, ERASED);
                     self.update(0, len);
                 }
                 self.set_dq7(0);
@@ -467,7 +471,7 @@ impl PflashCfi02 {
             // non-power-of-two uniform sector length; the fill stops at the
             // end of the array here.
             let end = (start + len).min(self.array.len());
-            self.array.fill(start, end - start, 0xFF);
+            self.array.fill(start, end - start, ERASED);
             self.update(start, len);
         }
         self.set_dq7(0);

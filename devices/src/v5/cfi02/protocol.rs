@@ -115,6 +115,9 @@ pub const CFI_QUERY_ADDR: u64 = 0x55;
 /// 256 bytes (§4).
 pub const INDEX_OFFSET_MASK: u64 = 0xFF;
 
+/// Value of every byte of an erased sector.
+pub const ERASED: u8 = 0xFF;
+
 /// The lazy return to ROMD happens when the counter exceeds this (§6).
 pub const LAZY_ROMD_THRESHOLD: u32 = 42;
 

@@ -178,10 +178,10 @@ class Gen:
         return False
 
     def quiescent(self):
-        if self.n_mig < self.max_mig and self.chance(0.25):
+        if self.n_mig < self.max_mig and self.chance(0.07):
             self.n_mig += 1
             self.emit(MIGRATE(note="quiescent"))
-        elif self.n_reset < self.max_reset and self.chance(0.2):
+        elif self.n_reset < self.max_reset and self.chance(0.08):
             self.n_reset += 1
             self.emit(RESET(note="quiescent"))
 

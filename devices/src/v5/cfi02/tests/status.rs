@@ -50,6 +50,24 @@ fn suspended_sector_reads_toggle_dq2_only_other_sectors_read_data() {
 }
 
 #[test]
+fn reads_during_the_erase_unlock_sequence_follow_the_read_array_rule() {
+    let mut f = musicpal_filled(0);
+    f.sector_erase(SECTOR);
+    f.w(0, 0xB0);
+    f.command(0x80);
+    assert_eq!((f.st().wcycle, f.st().cmd), (3, 0x80));
+    assert_eq!(
+        f.reads(SECTOR, 2),
+        vec![0x04, 0x00],
+        "suspended sector: status"
+    );
+    assert_eq!(f.r(0), 0x0000, "other sector: data");
+    f.unlock();
+    assert_eq!(f.st().cmd, 0x80);
+    assert_eq!(f.r(SECTOR), 0x04);
+}
+
+#[test]
 fn dq7_is_cleared_by_sector_erase_chip_erase_and_resume() {
     let mut f = musicpal();
     f.program(0, 0x00); // DQ7 = 1
@@ -154,6 +172,15 @@ fn autoselect_extended_ids_and_their_ff_fallthrough() {
     assert_eq!(f.r(0x1E), 0xCAFE, "id3 == 0xFF reads array data");
     // Unlisted indices read array data too.
     assert_eq!(f.r(0x1A), 0);
+    // The same rule for id2.
+    let mut p = musicpal_props(8);
+    p.extend(props(&[("id2", "0xFF"), ("id3", "0x00FE")]));
+    let mut image = crate::storage::Storage::filled(8 * MIB, 0);
+    image.write_le(0x1C, 2, 0x4321);
+    let mut g = Flash::new(&p, BlockBackend::memory_from(image, true));
+    g.command(0x90);
+    assert_eq!(g.r(0x1C), 0x4321, "id2 == 0xFF reads array data");
+    assert_eq!(g.r(0x1E), 0x00FE);
 }
 
 #[test]
@@ -221,4 +248,38 @@ fn measured_musicpal_status_sequence() {
     assert!(f.dev.romd());
     f.command(0xA0);
     assert_eq!(f.reads(a, 2), vec![0x80, 0xC0]);
+}
+
+#[test]
+fn dq5_dq4_dq1_dq0_are_never_set() {
+    const UNUSED: u8 = 0x20 | 0x10 | 0x02 | 0x01;
+    let mut f = musicpal();
+    let mut seen = Vec::new();
+    let mut look = |f: &mut Flash| {
+        let s = f.st().status;
+        assert_eq!(s & UNUSED, 0, "status {s:#x}");
+        seen.push(s);
+    };
+    f.command(0xA0);
+    f.reads(0, 3);
+    look(&mut f);
+    f.w(0, 0x0000);
+    f.sector_erase(0);
+    f.reads(0, 5);
+    look(&mut f);
+    f.step();
+    f.reads(0, 3);
+    look(&mut f);
+    f.w(0, 0xB0);
+    f.reads(0, 7);
+    look(&mut f);
+    f.w(0, 0x30);
+    f.step();
+    look(&mut f);
+    f.chip_erase();
+    f.reads(0, 9);
+    look(&mut f);
+    f.step();
+    look(&mut f);
+    assert!(seen.iter().any(|s| *s != 0), "status did change");
 }
