@@ -1,6 +1,9 @@
 //! Renders norcompat results as a self-contained HTML compatibility report.
 //! Knows nothing of devices: it takes only the results data.
 
+mod escape;
 pub mod results;
+mod view;
 
+pub use escape::escape_html;
 pub use results::{Outcome, Results};
