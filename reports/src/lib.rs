@@ -3,7 +3,9 @@
 
 mod escape;
 pub mod results;
+mod summary;
 mod view;
 
 pub use escape::escape_html;
 pub use results::{Outcome, Results};
+pub use summary::summary_table;
