@@ -1,13 +1,20 @@
 //! Renders norcompat results as a self-contained HTML compatibility report.
 //! Knows nothing of devices: it takes only the results data.
+//!
+//! - [`render_html`]: the whole report as one HTML page (inline CSS, no
+//!   external resources, printable).
+//! - [`write_report`]: writes `<stem>.html` and `<stem>.json` atomically.
+//! - [`summary_table`]: the plain-text table printed on the terminal.
 
 mod escape;
 mod html;
 pub mod results;
 mod summary;
 mod view;
+mod write;
 
 pub use escape::escape_html;
 pub use html::render_html;
 pub use results::{Outcome, Results};
 pub use summary::summary_table;
+pub use write::{write_report, ReportPaths};
