@@ -30,9 +30,9 @@ pub(super) fn matrix_section(results: &Results, layout: &Layout) -> String {
     let mut out =
         String::from("<section id=\"matrix\" class=\"matrix-section\">\n<h2>Matrix</h2>\n");
     out.push_str(
-        "<p class=\"lead\">Rows are sources, columns destinations; chains follow. \
-         Muted counts are outcomes the features and the static checker predicted; \
-         counts marked <b class=\"mark-sample\">!</b> were not. Click a cell for its details.</p>\n",
+        "<p class=\"lead\">Rows are sources, columns destinations, chains below. Plain counts were \
+         predicted by the features and the static checker; counts marked <b class=\"mark-sample\">!</b> \
+         were not. A cell links to its details.</p>\n",
     );
     out.push_str("<div class=\"matrix-layout\">\n<div class=\"matrix-main\">\n");
     out.push_str(&pair_table(results, layout));

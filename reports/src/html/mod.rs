@@ -13,7 +13,7 @@ use crate::view::{self, CellStatus, Layout};
 /// Root font size; every length in the stylesheet is in rem of this.
 pub(crate) const ROOT_FONT_PX: f64 = 14.0;
 /// Width of one destination column of the matrix, in rem.
-pub(crate) const MATRIX_COLUMN_REM: f64 = 8.25;
+pub(crate) const MATRIX_COLUMN_REM: f64 = 9.75;
 /// Width of the source-name column of the matrix, in rem.
 pub(crate) const MATRIX_ROW_HEADER_REM: f64 = 8.5;
 
@@ -100,11 +100,11 @@ fn header(results: &Results, layout: &Layout) -> String {
     format!(
         "<header class=\"page-head\">\n<div class=\"title-row\">\n\
          <h1><span class=\"brand\">norcompat</span> compatibility report</h1>\n\
-         <span class=\"run-kind\">{kind} run</span>\n</div>\n\
-         <p class=\"facts\">{facts}</p>\n{verdict}{totals}\
+         <span class=\"run-kind\">{kind} run</span>\n\
          <nav class=\"toc\" aria-label=\"Sections\"><a href=\"#matrix\">Matrix</a>\
          <a href=\"#details\">Details <span class=\"pill\">{details}</span></a>\
-         <a href=\"#machines\">Machines</a><a href=\"#run\">Run</a></nav>\n</header>\n",
+         <a href=\"#machines\">Machines</a><a href=\"#run\">Run</a></nav>\n</div>\n\
+         <p class=\"facts\">{facts}</p>\n{verdict}{totals}</header>\n",
         kind = esc(kind),
         facts = facts.join(" <span class=\"sep\">·</span> "),
         verdict = verdict(results, layout),

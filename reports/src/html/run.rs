@@ -33,7 +33,7 @@ pub(super) fn run_section(results: &Results) -> String {
     };
     let mut rows = vec![
         ("kind", text(&run.kind)),
-        ("started", text(&run.started)),
+        ("started", text(&super::readable_time(&run.started))),
         ("duration", duration(run.duration_s)),
         ("seeds", code(&run.seeds)),
         ("trials", group(run.trials)),
