@@ -2,8 +2,8 @@
 //! classification and the matrix layout (rows = sources, columns =
 //! destinations, chains after).
 
-use crate::results::{Cell, Outcome, Results};
-use std::collections::BTreeMap;
+use crate::results::{Cell, Outcome, Results, TrialRecord};
+use std::collections::{BTreeMap, HashMap};
 
 /// Outcomes that make a cell worth a details section even when expected.
 const NOTEWORTHY: [Outcome; 3] = [Outcome::Lossy, Outcome::Diverged, Outcome::Crashed];
@@ -100,6 +100,34 @@ impl Layout<'_> {
     /// Pair cells in row-major order, then the chains: the order everything is listed in.
     pub fn ordered_cells(&self) -> Vec<usize> {
         self.grid.values().chain(&self.chains).copied().collect()
+    }
+}
+
+/// The trials that were not identical, grouped by chain, so per-cell lists
+/// (refusal reasons, trials by reason) cost one pass over a soak's records.
+#[derive(Debug, Default)]
+pub struct NotableTrials<'a> {
+    by_chain: HashMap<&'a [String], Vec<&'a TrialRecord>>,
+}
+
+impl<'a> NotableTrials<'a> {
+    /// Indexes the non-identical trials of `results`.
+    pub fn new(results: &'a Results) -> Self {
+        let mut by_chain: HashMap<&[String], Vec<&TrialRecord>> = HashMap::new();
+        for trial in &results.trials {
+            if trial.outcome != Some(Outcome::Identical) {
+                by_chain
+                    .entry(trial.chain.as_slice())
+                    .or_default()
+                    .push(trial);
+            }
+        }
+        NotableTrials { by_chain }
+    }
+
+    /// Non-identical trials of `chain`, in input order.
+    pub fn of(&self, chain: &[String]) -> &[&'a TrialRecord] {
+        self.by_chain.get(chain).map_or(&[], Vec::as_slice)
     }
 }
 

@@ -6,11 +6,15 @@ use super::matrix::chain_html;
 use super::{badge, code_list, details_anchor, group, outcome_tag, plural};
 use crate::escape::escape_html as esc;
 use crate::results::{Cell, FailureDetail, FlashDiff, OpRow, Outcome, Results, StateDiff};
-use crate::view::{self, CellStatus, Layout};
+use crate::view::{self, CellStatus, Layout, NotableTrials};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The whole details section.
-pub(super) fn details_section(results: &Results, layout: &Layout) -> String {
+pub(super) fn details_section(
+    results: &Results,
+    layout: &Layout,
+    notable: &NotableTrials,
+) -> String {
     // Unexpected cells first (the bugs), then the expected losses; matrix order within each.
     let mut cells: Vec<usize> = layout
         .ordered_cells()
@@ -32,6 +36,7 @@ pub(super) fn details_section(results: &Results, layout: &Layout) -> String {
             results,
             index,
             &results.cells[index],
+            notable,
             &mut shown,
         ));
     }
@@ -46,6 +51,7 @@ fn cell_section(
     results: &Results,
     index: usize,
     cell: &Cell,
+    notable: &NotableTrials,
     shown: &mut BTreeSet<usize>,
 ) -> String {
     let mut out = format!(
@@ -63,7 +69,7 @@ fn cell_section(
     }
     out.push_str("</span><a class=\"back\" href=\"#matrix\">↑ matrix</a></header>\n");
     out.push_str(&expectation_line(cell));
-    let reasons = trials_by_reason(results, cell);
+    let reasons = trials_by_reason(notable, cell);
     out.push_str(&reasons);
 
     let details: Vec<usize> = details_of(results, cell)
@@ -123,10 +129,10 @@ const MAX_SEEDS_LISTED: usize = 8;
 
 /// The cell's non-identical trials grouped by outcome and reason, with the
 /// scenarios and seeds that hit each: the whole story when no trial was minimized.
-fn trials_by_reason(results: &Results, cell: &Cell) -> String {
+fn trials_by_reason(notable: &NotableTrials, cell: &Cell) -> String {
     type Key<'a> = (Outcome, bool, &'a str);
     let mut groups: BTreeMap<Key, BTreeMap<&str, Vec<u64>>> = BTreeMap::new();
-    for trial in results.trials.iter().filter(|t| t.chain == cell.chain) {
+    for trial in notable.of(&cell.chain) {
         let Some(outcome) = trial.outcome.filter(|&o| o != Outcome::Identical) else {
             continue;
         };

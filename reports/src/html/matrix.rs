@@ -4,7 +4,7 @@
 use super::{badge, cell_link, group, plural, refusal_anchor};
 use crate::escape::escape_html as esc;
 use crate::results::{Cell, Outcome, Results};
-use crate::view::{self, CellStatus, Layout};
+use crate::view::{self, CellStatus, Layout, NotableTrials};
 use std::collections::BTreeMap;
 
 /// What each outcome means, for the legend (DESIGN.md "Trials and outcomes").
@@ -26,7 +26,11 @@ const MEANINGS: [(Outcome, &str); 5] = [
 ];
 
 /// The whole matrix section.
-pub(super) fn matrix_section(results: &Results, layout: &Layout) -> String {
+pub(super) fn matrix_section(
+    results: &Results,
+    layout: &Layout,
+    notable: &NotableTrials,
+) -> String {
     let mut out =
         String::from("<section id=\"matrix\" class=\"matrix-section\">\n<h2>Matrix</h2>\n");
     out.push_str(
@@ -39,7 +43,7 @@ pub(super) fn matrix_section(results: &Results, layout: &Layout) -> String {
     out.push_str(&chain_table(results, layout));
     out.push_str("</div>\n<div class=\"matrix-side\">\n");
     out.push_str(&legend());
-    out.push_str(&refusals(results, layout));
+    out.push_str(&refusals(results, layout, notable));
     out.push_str("</div>\n</div>\n");
     out.push_str("</section>\n");
     out
@@ -116,7 +120,8 @@ pub(super) fn chain_html(chain: &[String]) -> String {
 /// One matrix cell: a proportion bar, expected counts, then unexpected ones
 /// apart, all inside a link to the cell's details when it has any.
 fn cell_td(index: usize, cell: &Cell, extra_class: &str) -> String {
-    let status = match view::status(cell) {
+    let status = view::status(cell);
+    let status_class = match status {
         CellStatus::Empty => "empty",
         CellStatus::Clean => "clean",
         CellStatus::Expected => "expected",
@@ -124,14 +129,13 @@ fn cell_td(index: usize, cell: &Cell, extra_class: &str) -> String {
     };
     let label = esc(&view::chain_label(&cell.chain, " → "));
     let attrs = format!(
-        "class=\"cell {status}{extra_class}\" data-chain=\"{label}\"{pair}",
+        "class=\"cell {status_class}{extra_class}\" data-chain=\"{label}\"{pair}",
         pair = match cell.chain.as_slice() {
             [src, dst] => format!(" data-src=\"{}\" data-dst=\"{}\"", esc(src), esc(dst)),
             _ => String::new(),
         }
     );
-    let total = view::total(cell);
-    if total == 0 && status == "empty" {
+    if status == CellStatus::Empty {
         return format!("<td {attrs}><span class=\"na\">no trials</span></td>");
     }
 
@@ -156,7 +160,7 @@ fn cell_td(index: usize, cell: &Cell, extra_class: &str) -> String {
         ));
     }
 
-    let mut body = bar(cell, total);
+    let mut body = bar(cell, view::total(cell));
     body.push_str(&format!("<span class=\"counts\">{expected}</span>"));
     if !unexpected.is_empty() {
         body.push_str(&format!(
@@ -238,7 +242,7 @@ fn legend() -> String {
 }
 
 /// For every cell with refusals: the distinct reasons and how often each occurred.
-fn refusals(results: &Results, layout: &Layout) -> String {
+fn refusals(results: &Results, layout: &Layout, notable: &NotableTrials) -> String {
     let refused: Vec<usize> = layout
         .ordered_cells()
         .into_iter()
@@ -264,7 +268,7 @@ fn refusals(results: &Results, layout: &Layout) -> String {
             total = group(view::total(cell)),
             trials = plural(view::total(cell), "trial", "trials"),
         ));
-        let reasons = refusal_reasons(results, cell);
+        let reasons = refusal_reasons(results, notable, cell);
         if reasons.is_empty() {
             out.push_str("<li class=\"none\">no reason recorded</li>");
         }
@@ -283,13 +287,14 @@ fn refusals(results: &Results, layout: &Layout) -> String {
 
 /// Distinct refusal reasons of `cell`'s trials (or, without trial records, of
 /// its details), most frequent first.
-fn refusal_reasons<'a>(results: &'a Results, cell: &Cell) -> Vec<(&'a str, u64)> {
+fn refusal_reasons<'a>(
+    results: &'a Results,
+    notable: &NotableTrials<'a>,
+    cell: &Cell,
+) -> Vec<(&'a str, u64)> {
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    for trial in &results.trials {
-        if trial.chain == cell.chain
-            && trial.outcome == Some(Outcome::Refused)
-            && !trial.reason.is_empty()
-        {
+    for trial in notable.of(&cell.chain) {
+        if trial.outcome == Some(Outcome::Refused) && !trial.reason.is_empty() {
             *counts.entry(&trial.reason).or_default() += 1;
         }
     }

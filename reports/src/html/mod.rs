@@ -8,7 +8,7 @@ mod run;
 
 use crate::escape::{anchor, escape_html as esc};
 use crate::results::{Cell, Outcome, Results};
-use crate::view::{self, CellStatus, Layout};
+use crate::view::{self, CellStatus, Layout, NotableTrials};
 
 /// Root font size; every length in the stylesheet is in rem of this.
 pub(crate) const ROOT_FONT_PX: f64 = 14.0;
@@ -32,13 +32,14 @@ const CONTENT_SECURITY_POLICY: &str =
 /// Renders `results` as a complete, self-contained HTML page.
 pub fn render_html(results: &Results) -> String {
     let layout = view::layout(results);
+    let notable = NotableTrials::new(results);
     let mut out = String::with_capacity(64 * 1024);
     out.push_str(&head(results));
     out.push_str("<body>\n<div class=\"page\">\n");
     out.push_str(&header(results, &layout));
     out.push_str("<main>\n");
-    out.push_str(&matrix::matrix_section(results, &layout));
-    out.push_str(&details::details_section(results, &layout));
+    out.push_str(&matrix::matrix_section(results, &layout, &notable));
+    out.push_str(&details::details_section(results, &layout, &notable));
     out.push_str(&machines::machines_section(results, &layout));
     out.push_str(&run::run_section(results));
     out.push_str("</main>\n");
