@@ -14,7 +14,9 @@ const TEMP_NAME_ATTEMPTS: u32 = 100;
 /// Where a report was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReportPaths {
+    /// The rendered report, `<stem>.html`.
     pub html: PathBuf,
+    /// The results it was rendered from, `<stem>.json`.
     pub json: PathBuf,
 }
 
