@@ -220,7 +220,8 @@ impl Storage {
         while pos < end {
             // A whole group: share its page table.
             let g = (pos / group_bytes) as usize;
-            if pos.is_multiple_of(group_bytes) && pos + group_bytes <= end && g < self.groups.len() {
+            if pos.is_multiple_of(group_bytes) && pos + group_bytes <= end && g < self.groups.len()
+            {
                 self.groups[g] = src.groups[g].clone();
                 pos += group_bytes;
                 continue;
