@@ -457,7 +457,7 @@ fn hex_tokens(hex: &str) -> Vec<String> {
     }
     let chars: Vec<char> = trimmed.chars().collect();
     let all_hex = chars.iter().all(char::is_ascii_hexdigit);
-    if all_hex && chars.len() % 2 == 0 {
+    if all_hex && chars.len().is_multiple_of(2) {
         chars.chunks(2).map(|pair| pair.iter().collect()).collect()
     } else if trimmed.is_empty() {
         Vec::new()
