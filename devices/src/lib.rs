@@ -1,6 +1,6 @@
 //! NOR flash device models for norcompat: the v5 legacy devices (QEMU 7.2.22's
-//! `cfi.pflash01` and `cfi.pflash02`), copy-on-write storage, block backends
-//! and the virtual clock.
+//! `cfi.pflash01` and `cfi.pflash02`), the v6 NOR flash type hierarchy,
+//! copy-on-write storage, block backends and the virtual clock.
 
 pub mod backend;
 pub mod clock;
@@ -8,6 +8,7 @@ pub mod device;
 pub mod props;
 pub mod storage;
 pub mod v5;
+pub mod v6;
 
 pub use backend::BlockBackend;
 pub use device::{bus_read, bus_write, DeviceError, DeviceState, FlashDevice};
