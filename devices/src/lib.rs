@@ -16,7 +16,11 @@ pub use props::DeviceSpec;
 pub use storage::Storage;
 
 /// Every device type name `create` accepts.
-pub const KNOWN_TYPES: &[&str] = &[v5::cfi01::TYPE_NAME, v5::cfi02::TYPE_NAME];
+pub const KNOWN_TYPES: &[&str] = &[
+    v5::cfi01::TYPE_NAME,
+    v5::cfi02::TYPE_NAME,
+    v6::cfi01::TYPE_NAME,
+];
 
 /// Creates and realizes a device from its type name and properties.
 pub fn create(
@@ -26,6 +30,10 @@ pub fn create(
     match spec.type_name.as_str() {
         v5::cfi01::TYPE_NAME => Ok(Box::new(v5::cfi01::PflashCfi01::new(&spec.props, backend)?)),
         v5::cfi02::TYPE_NAME => Ok(Box::new(v5::cfi02::PflashCfi02::new(&spec.props, backend)?)),
+        v6::cfi01::TYPE_NAME => Ok(Box::new(v6::cfi01::ParallelNorCfi01Flash::new(
+            &spec.props,
+            backend,
+        )?)),
         other => Err(DeviceError::UnknownType(other.to_string())),
     }
 }

@@ -14,5 +14,6 @@
 //! onto v5's encoding (`State::to_v5`).
 
 pub mod cfi;
+pub mod cfi01;
 pub mod nor_flash;
 pub mod parallel;
