@@ -20,6 +20,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     v5::cfi01::TYPE_NAME,
     v5::cfi02::TYPE_NAME,
     v6::cfi01::TYPE_NAME,
+    v6::cfi02::TYPE_NAME,
 ];
 
 /// Creates and realizes a device from its type name and properties.
@@ -31,6 +32,10 @@ pub fn create(
         v5::cfi01::TYPE_NAME => Ok(Box::new(v5::cfi01::PflashCfi01::new(&spec.props, backend)?)),
         v5::cfi02::TYPE_NAME => Ok(Box::new(v5::cfi02::PflashCfi02::new(&spec.props, backend)?)),
         v6::cfi01::TYPE_NAME => Ok(Box::new(v6::cfi01::ParallelNorCfi01Flash::new(
+            &spec.props,
+            backend,
+        )?)),
+        v6::cfi02::TYPE_NAME => Ok(Box::new(v6::cfi02::ParallelNorCfi02Flash::new(
             &spec.props,
             backend,
         )?)),

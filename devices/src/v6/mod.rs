@@ -15,5 +15,6 @@
 
 pub mod cfi;
 pub mod cfi01;
+pub mod cfi02;
 pub mod nor_flash;
 pub mod parallel;
