@@ -69,10 +69,328 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The main job (`cargo run --release`).
-pub fn main_job() -> Result<ExitCode, CliError> {
-    println!("norcompat {}", env!("CARGO_PKG_VERSION"));
-    println!("The compatibility matrix is not built yet; available now:");
-    println!("  norcompat replay --device 'TYPE,prop=value,...' OPS.json");
+/// Where reports go unless `--out` says otherwise.
+pub const DEFAULT_OUT: &str = "target/norcompat";
+
+fn load_project() -> Result<crate::matrix::Project, CliError> {
+    let root = crate::matrix::default_root();
+    Ok(crate::matrix::Project::load(&root)?)
+}
+
+fn git_revision(root: &std::path::Path) -> String {
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn host_description() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into());
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!(
+        "{host}, {cpus} CPUs, {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// Current UTC time as RFC 3339 (seconds).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil-from-days (H. Hinnant), proleptic Gregorian.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Fills the run metadata every results file carries.
+pub fn run_info(
+    kind: &str,
+    root: &std::path::Path,
+    seeds: String,
+    scenarios: Vec<String>,
+    started: &str,
+    secs: f64,
+) -> reports::results::RunInfo {
+    reports::results::RunInfo {
+        kind: kind.to_string(),
+        started: started.to_string(),
+        duration_s: secs,
+        seeds,
+        scenarios,
+        host: host_description(),
+        git_revision: git_revision(root),
+        norcompat_version: env!("CARGO_PKG_VERSION").to_string(),
+        ..Default::default()
+    }
+}
+
+/// Options of the main job (`norcompat` without a subcommand, or `norcompat matrix`).
+#[derive(clap::Args, Debug, Default)]
+pub struct MatrixArgs {
+    /// Only these scenarios (comma-separated); default: every scenario marked default.
+    #[arg(long, value_delimiter = ',')]
+    pub scenario: Vec<String>,
+    /// Seeds per scenario (default: each scenario's `seeds`, or NORCOMPAT_SEEDS).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Directory for the HTML report and results JSON.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Do not save reproducers of failures under scenarios/regressions/.
+    #[arg(long)]
+    pub no_save: bool,
+}
+
+/// The main job: the default matrix, a summary table, the HTML report.
+pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
+    let project = load_project()?;
+    let started = now_rfc3339();
+    let t0 = std::time::Instant::now();
+    let scenarios: Vec<_> = project
+        .scenarios
+        .iter()
+        .filter(|s| {
+            if args.scenario.is_empty() {
+                s.in_default
+            } else {
+                args.scenario.contains(&s.name)
+            }
+        })
+        .cloned()
+        .collect();
+    for name in &args.scenario {
+        if project.scenario(name).is_none() {
+            return Err(format!("unknown scenario '{name}' (see scenarios/*.toml)").into());
+        }
+    }
+    let mut trials = Vec::new();
+    let mut seed_desc = Vec::new();
+    for s in &scenarios {
+        let seeds: Vec<u64> = match args.seeds {
+            Some(n) => (0..n).collect(),
+            None => crate::matrix::seeds_for(s, false),
+        };
+        seed_desc.push(format!("{}: 0..{}", s.name, seeds.len()));
+        let chains = project.chains(s);
+        trials.extend(crate::matrix::run_cells(&project, s, &chains, &seeds));
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let run = run_info(
+        "matrix",
+        &project.root,
+        seed_desc.join(", "),
+        scenarios.iter().map(|s| s.name.clone()).collect(),
+        &started,
+        secs,
+    );
+    let regressions = project.root.join("scenarios/regressions");
+    let results = crate::results::build(
+        &project,
+        &trials,
+        run,
+        (!args.no_save).then_some(regressions.as_path()),
+    );
+    print!("{}", reports::summary_table(&results));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| project.root.join(DEFAULT_OUT));
+    let paths = reports::write_report(&results, &out, "matrix")?;
+    println!("report: {}", paths.html.display());
+    println!("results: {}", paths.json.display());
+    let unexpected: u64 = results.cells.iter().map(|c| c.unexpected).sum();
+    for d in results.details.iter().filter(|d| !d.expected) {
+        println!(
+            "FAILED {} {} seed {}: {} — {}\n  reproduce: {}",
+            d.scenario,
+            d.chain.join("->"),
+            d.seed,
+            d.outcome.map_or("?", |o| o.name()),
+            d.reason,
+            d.reproduce
+        );
+    }
+    println!(
+        "{} trials in {:.2} s ({:.0} trials/s), {} unexpected",
+        results.run.trials, secs, results.run.trials_per_s, unexpected
+    );
+    Ok(if unexpected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `norcompat trial`: one trial by scenario, seed and chain.
+#[derive(clap::Args, Debug)]
+pub struct TrialArgs {
+    #[arg(long)]
+    pub scenario: String,
+    #[arg(long)]
+    pub seed: u64,
+    /// Versions visited, comma-separated (e.g. v5,v6 or v5,v6,v5).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub chain: Vec<String>,
+    /// Print the op-by-op trace with device modes.
+    #[arg(long)]
+    pub trace: bool,
+}
+
+fn chain_of(
+    project: &crate::matrix::Project,
+    names: &[String],
+) -> Result<Vec<std::sync::Arc<crate::machines::Version>>, CliError> {
+    if names.len() < 2 {
+        return Err("--chain needs at least two versions".into());
+    }
+    names
+        .iter()
+        .map(|n| {
+            project.version(n).cloned().ok_or_else(|| {
+                let known: Vec<&str> = project.versions.iter().map(|v| v.name.as_str()).collect();
+                format!("unknown version '{n}' (machines/: {})", known.join(", ")).into()
+            })
+        })
+        .collect()
+}
+
+fn report_one(
+    chain: &[std::sync::Arc<crate::machines::Version>],
+    targets: &[String],
+    ops: &[crate::generator::TrialOp],
+    trace: bool,
+    command: &str,
+) -> Result<ExitCode, CliError> {
+    let reference = crate::trial::run_reference(&chain[0], targets, ops)?;
+    let result = crate::trial::run_trial(chain, targets, ops, &reference);
+    let expected = crate::trial::expected_outcomes(chain, targets);
+    if trace {
+        for row in crate::results::op_rows(chain, targets, ops) {
+            let vals = match (row.expected, row.got) {
+                (Some(e), Some(g)) if e == g => format!(" = {g:#x}"),
+                (Some(e), Some(g)) => format!(" = {g:#x} (reference {e:#x})  <-- differs"),
+                (None, Some(g)) => format!(" = {g:#x}"),
+                _ => String::new(),
+            };
+            println!(
+                "{:>4} {:<10} {:<40} {}{}",
+                row.index, row.device, row.mode_before, row.op, vals
+            );
+        }
+    }
+    let names: Vec<&str> = chain.iter().map(|v| v.name.as_str()).collect();
+    let ok = expected.contains(&result.outcome);
+    println!(
+        "{}: {}{}{}",
+        names.join("->"),
+        result.outcome.name(),
+        if ok { " (expected)" } else { " (UNEXPECTED)" },
+        if result.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", result.reason)
+        }
+    );
+    for d in &result.state_diff {
+        println!(
+            "  state {}.{}: expected {} got {}",
+            d.device, d.field, d.expected, d.got
+        );
+    }
+    for d in &result.flash_diff {
+        println!(
+            "  {} {} @ {:#x} (sector {}): expected {} got {}",
+            d.device, d.what, d.offset, d.sector, d.expected, d.got
+        );
+    }
+    if !ok {
+        println!("reproduce: {command}");
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Runs `norcompat trial`.
+pub fn trial(args: TrialArgs) -> Result<ExitCode, CliError> {
+    let project = load_project()?;
+    let s = project
+        .scenario(&args.scenario)
+        .ok_or_else(|| format!("unknown scenario '{}'", args.scenario))?
+        .clone();
+    let chain = chain_of(&project, &args.chain)?;
+    let seq = project.sequence(&s, args.seed, chain.len() - 1);
+    let cmd = format!(
+        "cargo run --release -- trial --scenario {} --seed {} --chain {} --trace",
+        s.name,
+        args.seed,
+        args.chain.join(",")
+    );
+    report_one(&chain, &s.devices, &seq.ops, args.trace, &cmd)
+}
+
+/// `norcompat replay-trial FILE`.
+#[derive(clap::Args, Debug)]
+pub struct ReplayTrialArgs {
+    /// A reproducer file (scenarios/regressions/*.json).
+    pub file: PathBuf,
+    /// Print the op-by-op trace with device modes.
+    #[arg(long)]
+    pub trace: bool,
+}
+
+/// Runs `norcompat replay-trial`.
+pub fn replay_trial(args: ReplayTrialArgs) -> Result<ExitCode, CliError> {
+    let project = load_project()?;
+    let r = crate::reproducer::Reproducer::load(&args.file)?;
+    let chain = chain_of(&project, &r.chain)?;
+    let cmd = crate::reproducer::Reproducer::command(&args.file);
+    report_one(&chain, &r.devices, &r.ops, args.trace, &cmd)
+}
+
+/// `norcompat introspect VERSION`.
+#[derive(clap::Args, Debug)]
+pub struct IntrospectArgs {
+    /// A version name (machines/<name>.toml) or a path to a machine definition.
+    pub version: String,
+}
+
+/// Runs `norcompat introspect`: QAPI-introspection-shaped schema of each
+/// device state struct with its effective features.
+pub fn introspect(args: IntrospectArgs) -> Result<ExitCode, CliError> {
+    let root = crate::matrix::default_root();
+    let path = PathBuf::from(&args.version);
+    let version = if path.is_file() {
+        crate::machines::load_version(&path)?
+    } else {
+        crate::machines::find_version(&root.join("machines"), &args.version)?
+    };
+    let json = crate::introspect::schema(&version)?;
+    println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(ExitCode::SUCCESS)
 }

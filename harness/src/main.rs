@@ -21,15 +21,27 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the compatibility matrix (the main job), print the table, write the report.
+    Matrix(cli::MatrixArgs),
     /// Replay an op list on one device and print the trace (JSON).
     Replay(cli::ReplayArgs),
+    /// Run one trial: a scenario's seed along a chain of versions.
+    Trial(cli::TrialArgs),
+    /// Replay a saved trial (scenarios/regressions/*.json).
+    ReplayTrial(cli::ReplayTrialArgs),
+    /// Print each device state struct of a version with its effective features (JSON).
+    Introspect(cli::IntrospectArgs),
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
+        Some(Command::Matrix(a)) => cli::main_job(a),
         Some(Command::Replay(a)) => cli::replay(a),
-        None => cli::main_job(),
+        Some(Command::Trial(a)) => cli::trial(a),
+        Some(Command::ReplayTrial(a)) => cli::replay_trial(a),
+        Some(Command::Introspect(a)) => cli::introspect(a),
+        None => cli::main_job(cli::MatrixArgs::default()),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,756 @@
+//! The sequence generator: seeded ChaCha, grammar-aware (real CFI command
+//! sequences plus some garbage), feature-aware and deterministic — the same
+//! (scenario, seed, devices, allowed kinds) gives the same ops everywhere.
+
+use crate::layout::{CommandSet, Layout};
+use crate::scenarios::{PointKind, Scenario};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// One step of a trial: an access to one of the scenario's devices, or a
+/// machine-wide event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum TrialOp {
+    Write {
+        dev: usize,
+        addr: u64,
+        width: u32,
+        val: u64,
+    },
+    Read {
+        dev: usize,
+        addr: u64,
+        width: u32,
+    },
+    /// Virtual time passes for every device (`None`: to the next deadline).
+    Step {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ns: Option<u64>,
+    },
+    /// Machine reset (every device).
+    Reset,
+    /// Migrate to the next version of the chain.
+    Migrate,
+}
+
+impl std::fmt::Display for TrialOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrialOp::Write {
+                dev,
+                addr,
+                width,
+                val,
+            } => {
+                write!(f, "dev{dev} write {addr:#x} w{width} {val:#x}")
+            }
+            TrialOp::Read { dev, addr, width } => write!(f, "dev{dev} read {addr:#x} w{width}"),
+            TrialOp::Step { ns: Some(ns) } => write!(f, "step {ns} ns"),
+            TrialOp::Step { ns: None } => f.write_str("step (next deadline)"),
+            TrialOp::Reset => f.write_str("reset"),
+            TrialOp::Migrate => f.write_str("migrate"),
+        }
+    }
+}
+
+/// A generated sequence: ops with `Migrate` markers already placed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sequence {
+    pub ops: Vec<TrialOp>,
+}
+
+impl Sequence {
+    /// Positions (op indices) of the migrate markers.
+    pub fn migration_points(&self) -> Vec<usize> {
+        self.ops
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| matches!(o, TrialOp::Migrate))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// Kinds that need a feature every version of the matrix must promise.
+pub fn kind_feature(kind: &str) -> Option<&'static str> {
+    match kind {
+        "write-buffer" => Some(crate::features::WRITE_BUFFER),
+        "suspend" => Some(crate::features::ERASE_SUSPEND),
+        _ => None,
+    }
+}
+
+fn kind_applies(kind: &str, set: CommandSet) -> bool {
+    let intel = ["erase", "write-buffer", "status", "clear-status", "lock"];
+    let amd = [
+        "bypass",
+        "sector-erase",
+        "chip-erase",
+        "suspend",
+        "poll",
+        "autoselect-cfi",
+    ];
+    match set {
+        CommandSet::Intel => !amd.contains(&kind),
+        CommandSet::Amd => !intel.contains(&kind),
+    }
+}
+
+struct Gen<'a> {
+    rng: ChaCha8Rng,
+    ops: Vec<TrialOp>,
+    /// Point kinds available at each boundary (index = position before op i).
+    tags: Vec<BTreeSet<PointKind>>,
+    layouts: &'a [Layout],
+    /// Recently programmed addresses per device, for meaningful reads.
+    hot: Vec<Vec<u64>>,
+    /// The boundary after the last op is quiescent.
+    quiescent: bool,
+}
+
+impl Gen<'_> {
+    /// Appends `op`; `inside` are the point kinds of the boundary before it
+    /// (empty at a kind's first op: only "anywhere", or "quiescent" if the
+    /// previous kind returned the device to read-array mode).
+    fn push(&mut self, op: TrialOp, inside: &[PointKind]) {
+        let mut t: BTreeSet<PointKind> = inside.iter().copied().collect();
+        t.insert(PointKind::Anywhere);
+        if std::mem::take(&mut self.quiescent) {
+            t.insert(PointKind::Quiescent);
+        }
+        self.tags.push(t);
+        self.ops.push(op);
+    }
+
+    fn width_choice(&mut self, l: &Layout) -> u32 {
+        let choices: Vec<u32> = [1u32, 2, 4]
+            .into_iter()
+            .filter(|w| *w <= l.width.max(1))
+            .collect();
+        if self.rng.gen_bool(0.7) {
+            l.width.min(4)
+        } else {
+            *choices.choose(&mut self.rng).unwrap_or(&1)
+        }
+    }
+
+    fn aligned(&mut self, l: &Layout, addr: u64, width: u32) -> u64 {
+        let a = addr & !(width as u64 - 1);
+        a.min(l.window - width as u64)
+    }
+
+    /// An address in a "hot" area (first sectors, last sector, recently programmed).
+    fn hot_addr(&mut self, dev: usize, width: u32) -> u64 {
+        let l = &self.layouts[dev];
+        let base = if !self.hot[dev].is_empty() && self.rng.gen_bool(0.5) {
+            *self.hot[dev].choose(&mut self.rng).unwrap_or(&0)
+        } else {
+            let n = l.sectors.len();
+            let pick = match self.rng.gen_range(0..4) {
+                0 => n - 1,
+                _ => self.rng.gen_range(0..n.min(4)),
+            };
+            let (start, len) = l.sectors[pick];
+            start + self.rng.gen_range(0..len.min(0x2000))
+        };
+        let mirror = if l.window > l.chip && self.rng.gen_bool(0.2) {
+            self.rng.gen_range(0..l.window / l.chip) * l.chip
+        } else {
+            0
+        };
+        let l = self.layouts[dev].clone();
+        self.aligned(&l, base + mirror, width)
+    }
+
+    fn random_addr(&mut self, dev: usize, width: u32) -> u64 {
+        let l = self.layouts[dev].clone();
+        let a = self.rng.gen_range(0..l.window);
+        self.aligned(&l, a, width)
+    }
+
+    fn write(&mut self, dev: usize, addr: u64, width: u32, val: u64, tags: &[PointKind]) {
+        let mask = devices::device::mask(width);
+        self.push(
+            TrialOp::Write {
+                dev,
+                addr,
+                width,
+                val: val & mask,
+            },
+            tags,
+        );
+    }
+
+    fn read(&mut self, dev: usize, addr: u64, width: u32, tags: &[PointKind]) {
+        self.push(TrialOp::Read { dev, addr, width }, tags);
+    }
+
+    /// An Intel command value: the byte, sometimes replicated per chip lane.
+    fn intel_cmd(&mut self, l: &Layout, b: u8) -> (u32, u64) {
+        let width = l.width.min(4);
+        let dw = l.device_width.max(1);
+        if self.rng.gen_bool(0.5) && width > dw {
+            let mut v = 0u64;
+            let mut i = 0;
+            while i < width {
+                v |= (b as u64) << (8 * i);
+                i += dw;
+            }
+            (width, v)
+        } else {
+            (width, b as u64)
+        }
+    }
+
+    fn intel_write(&mut self, dev: usize, addr: u64, b: u8, tags: &[PointKind]) {
+        let l = self.layouts[dev].clone();
+        let (w, v) = self.intel_cmd(&l, b);
+        let a = self.aligned(&l, addr, w);
+        self.write(dev, a, w, v, tags);
+    }
+
+    fn data_value(&mut self, width: u32) -> u64 {
+        let v: u64 = match self.rng.gen_range(0..5) {
+            0 => 0,
+            1 => u64::MAX,
+            2 => 0x5555_5555_5555_5555,
+            _ => self.rng.gen(),
+        };
+        v & devices::device::mask(width)
+    }
+}
+
+const MID: &[PointKind] = &[PointKind::MidCommand];
+const MID_BUFFER: &[PointKind] = &[PointKind::MidCommand, PointKind::MidBuffer];
+const MID_ERASE: &[PointKind] = &[PointKind::MidCommand, PointKind::MidErase];
+const FIRST: &[PointKind] = &[];
+
+/// Durations a `step` picks from (ns): around the cfi02 erase window (50 µs)
+/// and per-sector erase time (512 µs), and none at all.
+const STEP_CHOICES: &[u64] = &[
+    0, 1_000, 25_000, 49_999, 50_000, 100_000, 511_999, 512_000, 600_000, 2_000_000,
+];
+
+// Intel command bytes (shared/spec/pflash-cfi01.md §7.1).
+const I_PROGRAM: [u8; 2] = [0x40, 0x10];
+const I_ERASE: u8 = 0x20;
+const I_CONFIRM: u8 = 0xD0;
+const I_CLEAR_STATUS: u8 = 0x50;
+const I_LOCK: u8 = 0x60;
+const I_STATUS: u8 = 0x70;
+const I_ID: u8 = 0x90;
+const I_CFI: u8 = 0x98;
+const I_BUFFER: u8 = 0xE8;
+const I_READ_ARRAY: [u8; 3] = [0xFF, 0x00, 0xF0];
+
+// AMD command bytes (shared/spec/pflash-cfi02.md §7).
+const A_UNLOCK1: u8 = 0xAA;
+const A_UNLOCK2: u8 = 0x55;
+const A_BYPASS: u8 = 0x20;
+const A_ERASE: u8 = 0x80;
+const A_AUTOSELECT: u8 = 0x90;
+const A_PROGRAM: u8 = 0xA0;
+const A_CHIP_ERASE: u8 = 0x10;
+const A_SECTOR_ERASE: u8 = 0x30;
+const A_SUSPEND: u8 = 0xB0;
+const A_RESUME: u8 = 0x30;
+const A_CFI: u8 = 0x98;
+const A_RESET: u8 = 0xF0;
+
+impl Gen<'_> {
+    fn emit(&mut self, dev: usize, kind: &str) {
+        let set = self.layouts[dev].set;
+        match (kind, set) {
+            ("read", _) => self.k_read(dev),
+            ("garbage", _) => self.k_garbage(dev),
+            ("step", _) => self.k_step(),
+            ("reset", _) => self.push(TrialOp::Reset, FIRST),
+            ("read-array", CommandSet::Intel) => {
+                let b = *I_READ_ARRAY.choose(&mut self.rng).unwrap_or(&0xFF);
+                let a = self.hot_addr(dev, 1);
+                self.intel_write(dev, a, b, FIRST);
+                self.quiescent = true;
+            }
+            ("read-array", CommandSet::Amd) => {
+                self.push(
+                    TrialOp::Step {
+                        ns: Some(5_000_000_000),
+                    },
+                    FIRST,
+                );
+                let a = self.hot_addr(dev, 1);
+                self.amd_write(dev, a, A_RESET, MID);
+                self.quiescent = true;
+            }
+            ("program", CommandSet::Intel) => self.i_program(dev),
+            ("program", CommandSet::Amd) => self.a_program(dev),
+            ("cfi", CommandSet::Intel) => self.i_query(dev, I_CFI),
+            ("id", CommandSet::Intel) => self.i_query(dev, I_ID),
+            ("cfi", CommandSet::Amd) => self.a_cfi(dev),
+            ("id", CommandSet::Amd) => self.a_autoselect(dev, false),
+            ("autoselect-cfi", CommandSet::Amd) => self.a_autoselect(dev, true),
+            ("erase", CommandSet::Intel) => self.i_erase(dev),
+            ("write-buffer", CommandSet::Intel) => self.i_buffer(dev),
+            ("status", CommandSet::Intel) => {
+                let a = self.hot_addr(dev, 1);
+                self.intel_write(dev, a, I_STATUS, FIRST);
+                self.reads(dev, 1, 3, MID);
+            }
+            ("clear-status", CommandSet::Intel) => {
+                let a = self.hot_addr(dev, 1);
+                self.intel_write(dev, a, I_CLEAR_STATUS, FIRST);
+            }
+            ("lock", CommandSet::Intel) => {
+                let a = self.hot_addr(dev, 1);
+                self.intel_write(dev, a, I_LOCK, FIRST);
+                let b = *[0x01, I_CONFIRM, 0xFF, 0x42]
+                    .choose(&mut self.rng)
+                    .unwrap_or(&0x01);
+                self.intel_write(dev, a, b, MID);
+                self.reads(dev, 0, 2, MID);
+            }
+            ("bypass", CommandSet::Amd) => self.a_bypass(dev),
+            ("sector-erase", CommandSet::Amd) => self.a_sector_erase(dev, false),
+            ("suspend", CommandSet::Amd) => self.a_sector_erase(dev, true),
+            ("chip-erase", CommandSet::Amd) => self.a_chip_erase(dev),
+            ("poll", CommandSet::Amd) => {
+                let n = self.rng.gen_range(38..50);
+                let a = self.hot_addr(dev, self.layouts[dev].width.min(4));
+                for i in 0..n {
+                    let t = if i == 0 { FIRST } else { MID };
+                    self.read(dev, a, self.layouts[dev].width.min(4), t);
+                }
+            }
+            _ => self.k_read(dev),
+        }
+    }
+
+    fn reads(&mut self, dev: usize, min: usize, max: usize, tags: &[PointKind]) {
+        let n = self.rng.gen_range(min..=max);
+        for _ in 0..n {
+            let w = self.width_choice(&self.layouts[dev].clone());
+            let a = self.hot_addr(dev, w);
+            self.read(dev, a, w, tags);
+        }
+    }
+
+    fn k_read(&mut self, dev: usize) {
+        let n = self.rng.gen_range(1..=4);
+        for i in 0..n {
+            let w = self.width_choice(&self.layouts[dev].clone());
+            let a = if self.rng.gen_bool(0.8) {
+                self.hot_addr(dev, w)
+            } else {
+                self.random_addr(dev, w)
+            };
+            self.read(dev, a, w, if i == 0 { FIRST } else { MID });
+        }
+    }
+
+    fn k_garbage(&mut self, dev: usize) {
+        let w = self.width_choice(&self.layouts[dev].clone());
+        let a = if self.rng.gen_bool(0.5) {
+            self.hot_addr(dev, w)
+        } else {
+            self.random_addr(dev, w)
+        };
+        let v = self.data_value(w);
+        self.write(dev, a, w, v, FIRST);
+    }
+
+    fn k_step(&mut self) {
+        let ns = if self.rng.gen_bool(0.3) {
+            None
+        } else {
+            Some(*STEP_CHOICES.choose(&mut self.rng).unwrap_or(&0))
+        };
+        self.push(TrialOp::Step { ns }, FIRST);
+    }
+
+    // ---- Intel sequences ----
+
+    fn i_program(&mut self, dev: usize) {
+        let l = self.layouts[dev].clone();
+        let w = self.width_choice(&l);
+        let a = self.hot_addr(dev, w);
+        let b = *I_PROGRAM.choose(&mut self.rng).unwrap_or(&0x40);
+        self.intel_write(dev, a, b, FIRST);
+        let v = self.data_value(w);
+        self.write(dev, a, w, v, MID);
+        self.hot[dev].push(a);
+        self.reads(dev, 0, 2, MID);
+    }
+
+    fn i_erase(&mut self, dev: usize) {
+        let a = self.hot_addr(dev, 1);
+        self.intel_write(dev, a, I_ERASE, FIRST);
+        let confirm = *[I_CONFIRM, I_CONFIRM, I_CONFIRM, 0xFF, 0x33]
+            .choose(&mut self.rng)
+            .unwrap_or(&I_CONFIRM);
+        self.intel_write(dev, a, confirm, MID);
+        self.reads(dev, 0, 2, MID);
+    }
+
+    fn i_query(&mut self, dev: usize, cmd: u8) {
+        let l = self.layouts[dev].clone();
+        let a = self.hot_addr(dev, 1);
+        self.intel_write(dev, a, cmd, FIRST);
+        let n = self.rng.gen_range(1..=6);
+        // Query index N sits at byte N × bank width (§8).
+        let unit = l.width.max(1) as u64;
+        for _ in 0..n {
+            let w = self.width_choice(&l);
+            let idx: u64 = match self.rng.gen_range(0..4) {
+                0 => self.rng.gen_range(0..4),
+                1 => self.rng.gen_range(0x10..0x31),
+                2 => self.rng.gen_range(0x31..0x60),
+                _ => self.rng.gen_range(0..0x100),
+            };
+            let base = if self.rng.gen_bool(0.2) {
+                self.rng.gen_range(0..4) * 0x400
+            } else {
+                0
+            };
+            let addr = self.aligned(&l, base + idx * unit, w);
+            self.read(dev, addr, w, MID);
+        }
+        // Exit: usually 0xFF; sometimes a byte CFI mode ignores, or nothing.
+        match self.rng.gen_range(0..6) {
+            0 => {}
+            1 => {
+                let b = *[0x00, I_STATUS, I_CLEAR_STATUS, 0xF0]
+                    .choose(&mut self.rng)
+                    .unwrap_or(&0);
+                self.intel_write(dev, a, b, MID);
+                self.reads(dev, 0, 1, MID);
+            }
+            _ => {
+                self.intel_write(dev, a, 0xFF, MID);
+                self.quiescent = true;
+            }
+        }
+    }
+
+    fn i_buffer(&mut self, dev: usize) {
+        let l = self.layouts[dev].clone();
+        let w = l.width.min(4);
+        let window = l.buffer.max(w as u64);
+        let a = self.hot_addr(dev, w);
+        let start = a & !(window - 1);
+        self.intel_write(dev, a, I_BUFFER, FIRST);
+        if self.rng.gen_bool(0.3) {
+            self.read(dev, a, w, MID);
+        }
+        // Count cycle: N-1 data writes follow; variants 0 and window crossing.
+        let n: u64 = match self.rng.gen_range(0..5) {
+            0 => 1,
+            1 => self.rng.gen_range(2..6),
+            _ => self.rng.gen_range(1..4),
+        };
+        let count_mask = if l.device_width == 0 {
+            devices::device::mask(l.width.min(4))
+        } else {
+            devices::device::mask(l.device_width)
+        };
+        let count_at = if self.rng.gen_bool(0.15) {
+            self.random_addr(dev, w)
+        } else {
+            start
+        };
+        self.write(dev, count_at, w, (n - 1) & count_mask, MID);
+        let crossing = self.rng.gen_bool(0.15);
+        let mut addr = if crossing {
+            start + window - w as u64
+        } else {
+            a
+        };
+        for _ in 0..n {
+            let v = self.data_value(w);
+            let at = self.aligned(&l, addr, w);
+            self.write(dev, at, w, v, MID_BUFFER);
+            self.hot[dev].push(at);
+            if self.rng.gen_bool(0.1) {
+                self.read(dev, at, w, MID_BUFFER);
+            }
+            addr += w as u64;
+        }
+        let confirm = if self.rng.gen_bool(0.85) {
+            I_CONFIRM
+        } else {
+            0xFF
+        };
+        self.intel_write(dev, a, confirm, MID_BUFFER);
+        self.reads(dev, 0, 2, MID);
+    }
+
+    // ---- AMD sequences ----
+
+    fn amd_write(&mut self, dev: usize, addr: u64, b: u8, tags: &[PointKind]) {
+        let l = self.layouts[dev].clone();
+        let w = l.width.min(4);
+        let mirror = if l.window > l.chip && self.rng.gen_bool(0.1) {
+            self.rng.gen_range(0..l.window / l.chip) * l.chip
+        } else {
+            0
+        };
+        let a = self.aligned(&l, addr + mirror, w);
+        self.write(dev, a, w, b as u64, tags);
+    }
+
+    fn unlock(&mut self, dev: usize, first: &[PointKind]) {
+        let l = self.layouts[dev].clone();
+        self.amd_write(dev, l.unlock0, A_UNLOCK1, first);
+        self.amd_write(dev, l.unlock1, A_UNLOCK2, MID);
+    }
+
+    fn sector_addr(&mut self, dev: usize) -> u64 {
+        let l = self.layouts[dev].clone();
+        let n = l.sectors.len();
+        let i = match self.rng.gen_range(0..3) {
+            0 => n - 1,
+            _ => self.rng.gen_range(0..n.min(6)),
+        };
+        l.sectors[i].0
+    }
+
+    fn a_program(&mut self, dev: usize) {
+        let l = self.layouts[dev].clone();
+        self.unlock(dev, FIRST);
+        self.amd_write(dev, l.unlock0, A_PROGRAM, MID);
+        let w = self.width_choice(&l);
+        let a = self.hot_addr(dev, w);
+        let v = if self.rng.gen_bool(0.1) {
+            A_RESET as u64
+        } else {
+            self.data_value(w)
+        };
+        self.write(dev, a, w, v, MID);
+        self.hot[dev].push(a);
+        self.reads(dev, 0, 2, MID);
+    }
+
+    fn a_bypass(&mut self, dev: usize) {
+        let l = self.layouts[dev].clone();
+        self.unlock(dev, FIRST);
+        self.amd_write(dev, l.unlock0, A_BYPASS, MID);
+        for _ in 0..self.rng.gen_range(1..4) {
+            let any = self.random_addr(dev, l.width.min(4));
+            self.amd_write(dev, any, A_PROGRAM, MID);
+            let w = self.width_choice(&l);
+            let a = self.hot_addr(dev, w);
+            let v = self.data_value(w);
+            self.write(dev, a, w, v, MID);
+            self.hot[dev].push(a);
+            self.reads(dev, 0, 1, MID);
+        }
+        let any = self.random_addr(dev, l.width.min(4));
+        match self.rng.gen_range(0..4) {
+            0 => {
+                self.amd_write(dev, any, A_AUTOSELECT, MID);
+                self.reads(dev, 0, 1, MID);
+                self.amd_write(dev, any, 0x00, MID);
+            }
+            1 => self.amd_write(dev, any, 0x00, MID),
+            2 => self.amd_write(dev, any, A_RESET, MID),
+            _ => {} // stay in bypass
+        }
+    }
+
+    fn a_sector_erase(&mut self, dev: usize, suspend: bool) {
+        let l = self.layouts[dev].clone();
+        self.unlock(dev, FIRST);
+        self.amd_write(dev, l.unlock0, A_ERASE, MID);
+        self.unlock(dev, MID);
+        let first = self.sector_addr(dev);
+        self.amd_write(dev, first, A_SECTOR_ERASE, MID);
+        for _ in 0..self.rng.gen_range(0..3) {
+            if self.rng.gen_bool(0.3) {
+                let ns = *[10_000, 30_000].choose(&mut self.rng).unwrap_or(&10_000);
+                self.push(TrialOp::Step { ns: Some(ns) }, MID_ERASE);
+            }
+            let s = self.sector_addr(dev);
+            self.amd_write(dev, s, A_SECTOR_ERASE, MID_ERASE);
+        }
+        self.reads_at(dev, first, 1, 3, MID_ERASE);
+        if self.rng.gen_bool(0.5) {
+            self.push(TrialOp::Step { ns: Some(50_000) }, MID_ERASE);
+            self.reads_at(dev, first, 1, 3, MID_ERASE);
+        }
+        if suspend {
+            self.amd_write(dev, 0, A_SUSPEND, MID_ERASE);
+            self.reads_at(dev, first, 1, 4, MID_ERASE);
+            if self.rng.gen_bool(0.5) {
+                // Program a sector that is not being erased.
+                let other = l.sectors[l.sectors.len() / 2].0;
+                self.unlock(dev, MID_ERASE);
+                self.amd_write(dev, l.unlock0, A_PROGRAM, MID_ERASE);
+                let v = self.data_value(l.width.min(4));
+                self.write(dev, other, l.width.min(4), v, MID_ERASE);
+                self.hot[dev].push(other);
+            }
+            if self.rng.gen_bool(0.85) {
+                let any = self.random_addr(dev, l.width.min(4));
+                self.amd_write(dev, any, A_RESUME, MID_ERASE);
+                self.reads_at(dev, first, 1, 2, MID_ERASE);
+            }
+        }
+        let ns = if self.rng.gen_bool(0.5) {
+            None
+        } else {
+            Some(*STEP_CHOICES.choose(&mut self.rng).unwrap_or(&0))
+        };
+        self.push(TrialOp::Step { ns }, MID_ERASE);
+        self.reads_at(dev, first, 1, 2, MID);
+    }
+
+    fn reads_at(&mut self, dev: usize, addr: u64, min: usize, max: usize, tags: &[PointKind]) {
+        let l = self.layouts[dev].clone();
+        for _ in 0..self.rng.gen_range(min..=max) {
+            let w = l.width.min(4);
+            let a = self.aligned(&l, addr, w);
+            self.read(dev, a, w, tags);
+        }
+    }
+
+    fn a_chip_erase(&mut self, dev: usize) {
+        let l = self.layouts[dev].clone();
+        self.unlock(dev, FIRST);
+        self.amd_write(dev, l.unlock0, A_ERASE, MID);
+        self.unlock(dev, MID);
+        self.amd_write(dev, l.unlock0, A_CHIP_ERASE, MID);
+        self.reads_at(dev, 0, 1, 3, MID_ERASE);
+        if self.rng.gen_bool(0.3) {
+            self.amd_write(dev, 0, A_RESET, MID_ERASE);
+        }
+        let ns = if self.rng.gen_bool(0.6) {
+            None
+        } else {
+            Some(1_000_000_000)
+        };
+        self.push(TrialOp::Step { ns }, MID_ERASE);
+        self.reads_at(dev, 0, 1, 2, MID);
+    }
+
+    fn a_cfi(&mut self, dev: usize) {
+        let l = self.layouts[dev].clone();
+        self.amd_write(dev, l.cfi_entry, A_CFI, FIRST);
+        self.a_index_reads(dev, 0x4D);
+        if self.rng.gen_bool(0.8) {
+            let b = if self.rng.gen_bool(0.7) {
+                A_RESET
+            } else {
+                0x00
+            };
+            let a = self.random_addr(dev, l.width.min(4));
+            self.amd_write(dev, a, b, MID);
+            self.quiescent = b == A_RESET;
+        }
+    }
+
+    fn a_index_reads(&mut self, dev: usize, max: u64) {
+        let l = self.layouts[dev].clone();
+        for _ in 0..self.rng.gen_range(1..=5) {
+            let idx = match self.rng.gen_range(0..3) {
+                0 => self.rng.gen_range(0..3),
+                1 => self.rng.gen_range(0x0E..0x10),
+                _ => self.rng.gen_range(0..max),
+            };
+            let w = self.width_choice(&l);
+            let a = self.aligned(&l, idx << l.index_shift, w);
+            self.read(dev, a, w, MID);
+        }
+    }
+
+    fn a_autoselect(&mut self, dev: usize, with_cfi: bool) {
+        let l = self.layouts[dev].clone();
+        self.unlock(dev, FIRST);
+        self.amd_write(dev, l.unlock0, A_AUTOSELECT, MID);
+        self.a_index_reads(dev, 0x10);
+        if with_cfi {
+            self.amd_write(dev, l.cfi_entry, A_CFI, MID);
+            self.a_index_reads(dev, 0x4D);
+            self.amd_write(dev, 0, A_RESET, MID);
+            self.a_index_reads(dev, 0x10);
+        }
+        if self.rng.gen_bool(0.85) {
+            self.amd_write(dev, 0, A_RESET, MID);
+        }
+    }
+}
+
+/// Generates the op sequence of `scenario` for `seed`.
+///
+/// `layouts` are the scenario's target devices in order; `allowed` are the
+/// mix kinds every version involved supports (features); `hops` is the
+/// number of migrations to place.
+pub fn generate(
+    scenario: &Scenario,
+    seed: u64,
+    layouts: &[Layout],
+    allowed: &dyn Fn(usize, &str) -> bool,
+    hops: usize,
+) -> Sequence {
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        ops: Vec::new(),
+        tags: Vec::new(),
+        layouts,
+        hot: vec![Vec::new(); layouts.len()],
+        quiescent: true,
+    };
+    let len = g.rng.gen_range(scenario.min_len..=scenario.max_len);
+    let mut guard = 0;
+    while g.ops.len() < len && guard < 10 * len + 100 {
+        guard += 1;
+        let dev = g.rng.gen_range(0..layouts.len());
+        let kinds: Vec<(&String, u32)> = scenario
+            .mix
+            .iter()
+            .filter(|(k, w)| **w > 0 && kind_applies(k, layouts[dev].set) && allowed(dev, k))
+            .map(|(k, w)| (k, *w))
+            .collect();
+        let Ok(&(kind, _)) = kinds.choose_weighted(&mut g.rng, |(_, w)| *w) else {
+            continue;
+        };
+        let kind = kind.clone();
+        g.emit(dev, &kind);
+    }
+    place_migrations(&mut g, scenario, hops)
+}
+
+fn place_migrations(g: &mut Gen<'_>, scenario: &Scenario, hops: usize) -> Sequence {
+    // Candidate boundaries: before op i for i in 1..len (never before the
+    // first op, never after the last: something must run on each side).
+    let mut chosen: Vec<usize> = Vec::new();
+    for _ in 0..hops {
+        let kind = *scenario
+            .points
+            .choose(&mut g.rng)
+            .unwrap_or(&PointKind::Anywhere);
+        let candidates: Vec<usize> = (1..g.ops.len())
+            .filter(|i| g.tags[*i].contains(&kind) && !chosen.contains(i))
+            .collect();
+        let fallback: Vec<usize> = (1..g.ops.len()).filter(|i| !chosen.contains(i)).collect();
+        let pool = if candidates.is_empty() {
+            &fallback
+        } else {
+            &candidates
+        };
+        if let Some(p) = pool.choose(&mut g.rng) {
+            chosen.push(*p);
+        }
+    }
+    chosen.sort_unstable();
+    let mut ops = Vec::with_capacity(g.ops.len() + chosen.len());
+    for (i, op) in g.ops.iter().enumerate() {
+        if chosen.contains(&i) {
+            ops.push(TrialOp::Migrate);
+        }
+        ops.push(op.clone());
+    }
+    Sequence { ops }
+}

@@ -1,0 +1,446 @@
+//! Machine definitions (`machines/*.toml`): one file per version — a release
+//! running a machine type, its board's flash devices, compat properties,
+//! configuration symbols and the features each device promises.
+
+use crate::features::{FeatureDecl, KNOWN_FEATURES};
+use crate::toml_error::FileError;
+use devices::{BlockBackend, DeviceSpec};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// A release: a generation of device code and the machine types it can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Release {
+    pub name: &'static str,
+    /// Machine types this release offers (it accepts streams of these).
+    pub offers: &'static [&'static str],
+    /// Device types this release implements.
+    pub device_types: &'static [&'static str],
+}
+
+/// The releases norcompat ships.
+pub const RELEASES: &[Release] = &[
+    Release {
+        name: "v5",
+        offers: &["nor-5.0"],
+        device_types: &["cfi.pflash01", "cfi.pflash02"],
+    },
+    Release {
+        name: "v6",
+        offers: &["nor-6.0", "nor-5.0"],
+        device_types: &["parallel-nor-cfi01-flash", "parallel-nor-cfi02-flash"],
+    },
+];
+
+/// QOM-style parents of each device type (compat properties match a type and
+/// its subclasses, as QEMU's `GlobalProperty` does).
+const TYPE_PARENTS: &[(&str, &str)] = &[
+    ("parallel-nor-cfi01-flash", "parallel-nor-flash"),
+    ("parallel-nor-cfi02-flash", "parallel-nor-flash"),
+    ("parallel-nor-flash", "nor-flash"),
+];
+
+/// True if `ty` is `ancestor` or one of its subclasses.
+pub fn type_is_a(ty: &str, ancestor: &str) -> bool {
+    let mut t = ty;
+    loop {
+        if t == ancestor {
+            return true;
+        }
+        match TYPE_PARENTS.iter().find(|(c, _)| *c == t) {
+            Some((_, p)) => t = p,
+            None => return false,
+        }
+    }
+}
+
+/// Looks up a release by name.
+pub fn release(name: &str) -> Option<&'static Release> {
+    RELEASES.iter().find(|r| r.name == name)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct MachineFile {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    release: toml::Spanned<String>,
+    machine_type: toml::Spanned<String>,
+    #[serde(default)]
+    symbols: Vec<String>,
+    #[serde(default)]
+    compat: Vec<toml::Spanned<String>>,
+    #[serde(rename = "device")]
+    devices: Vec<toml::Spanned<DeviceFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DeviceFile {
+    id: String,
+    #[serde(rename = "type")]
+    type_name: String,
+    #[serde(default)]
+    base: u64,
+    #[serde(default)]
+    properties: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    features: Vec<FeatureDecl>,
+    #[serde(default)]
+    read_only: bool,
+    /// Initial image byte (0xFF erased by default).
+    #[serde(default = "erased")]
+    fill: u8,
+}
+
+fn erased() -> u8 {
+    0xFF
+}
+
+/// A compat property: `driver.property=value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompatProp {
+    pub driver: String,
+    pub property: String,
+    pub value: String,
+}
+
+impl std::fmt::Display for CompatProp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}={}", self.driver, self.property, self.value)
+    }
+}
+
+/// One flash device of a version.
+#[derive(Clone, Debug)]
+pub struct DeviceConfig {
+    pub id: String,
+    pub type_name: String,
+    pub base: u64,
+    /// Properties as written in the file.
+    pub properties: BTreeMap<String, String>,
+    /// The device as realized: compat properties first, then the file's own.
+    pub spec: DeviceSpec,
+    pub declared_features: Vec<FeatureDecl>,
+    /// Features in effect under the version's symbols.
+    pub features: BTreeSet<String>,
+    pub read_only: bool,
+    pub fill: u8,
+    pub window: u64,
+    pub image_size: u64,
+}
+
+impl DeviceConfig {
+    /// True if the feature is in effect.
+    pub fn has(&self, feature: &str) -> bool {
+        self.features.contains(feature)
+    }
+
+    /// A fresh backing image for this device.
+    pub fn backend(&self) -> BlockBackend {
+        BlockBackend::memory(self.image_size, self.fill, !self.read_only)
+    }
+}
+
+/// A loaded machine definition: one column of the matrix.
+#[derive(Clone, Debug)]
+pub struct Version {
+    pub name: String,
+    pub file: PathBuf,
+    pub description: String,
+    pub release: &'static Release,
+    pub machine_type: String,
+    /// Configuration symbols features may depend on: the file's own, plus
+    /// `machine-type:<type>` and one `compat:<driver>.<prop>=<value>` per compat property.
+    pub symbols: BTreeSet<String>,
+    pub compat: Vec<CompatProp>,
+    pub devices: Vec<DeviceConfig>,
+}
+
+impl Version {
+    /// The device with this id.
+    pub fn device(&self, id: &str) -> Option<&DeviceConfig> {
+        self.devices.iter().find(|d| d.id == id)
+    }
+}
+
+fn toml_value_string(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) if *i >= 0 => Some(i.to_string()),
+        toml::Value::Boolean(b) => Some(if *b { "on" } else { "off" }.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses one machine definition from `text` (`path` names it in errors).
+pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
+    let file: MachineFile =
+        toml::from_str(text).map_err(|e| FileError::from_toml(path, text, e))?;
+    let err =
+        |span: std::ops::Range<usize>, msg: String| FileError::at(path, text, Some(span), msg);
+    let name = file.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let release = release(file.release.get_ref()).ok_or_else(|| {
+        err(
+            file.release.span(),
+            format!(
+                "unknown release '{}': expected one of {}",
+                file.release.get_ref(),
+                RELEASES
+                    .iter()
+                    .map(|r| r.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })?;
+    let machine_type = file.machine_type.get_ref().clone();
+    if !release.offers.contains(&machine_type.as_str()) {
+        return Err(err(
+            file.machine_type.span(),
+            format!(
+                "release {} does not offer machine type '{machine_type}' (it offers {})",
+                release.name,
+                release.offers.join(", ")
+            ),
+        ));
+    }
+    let mut compat = Vec::new();
+    for c in &file.compat {
+        let parsed = c.get_ref().split_once('=').and_then(|(dp, value)| {
+            let (driver, property) = dp.split_once('.')?;
+            Some(CompatProp {
+                driver: driver.trim().to_string(),
+                property: property.trim().to_string(),
+                value: value.trim().to_string(),
+            })
+        });
+        match parsed {
+            Some(p) => compat.push(p),
+            None => {
+                return Err(err(
+                    c.span(),
+                    format!(
+                        "malformed compat property '{}': expected 'driver.property=value'",
+                        c.get_ref()
+                    ),
+                ))
+            }
+        }
+    }
+    let mut symbols: BTreeSet<String> = file.symbols.iter().cloned().collect();
+    symbols.insert(format!("machine-type:{machine_type}"));
+    for c in &compat {
+        symbols.insert(format!("compat:{c}"));
+    }
+
+    let mut devices_out: Vec<DeviceConfig> = Vec::new();
+    for spanned in &file.devices {
+        let d = spanned.get_ref();
+        let span = spanned.span();
+        if devices_out.iter().any(|o| o.id == d.id) {
+            return Err(err(span, format!("device id '{}' used twice", d.id)));
+        }
+        if !release.device_types.contains(&d.type_name.as_str()) {
+            return Err(err(
+                span,
+                format!(
+                    "device '{}': type '{}' is not part of release {} (expected one of {})",
+                    d.id,
+                    d.type_name,
+                    release.name,
+                    release.device_types.join(", ")
+                ),
+            ));
+        }
+        for f in &d.features {
+            if !KNOWN_FEATURES.iter().any(|(k, _)| *k == f.name()) {
+                return Err(err(
+                    span,
+                    format!(
+                        "device '{}': unknown feature '{}' (known: {})",
+                        d.id,
+                        f.name(),
+                        KNOWN_FEATURES
+                            .iter()
+                            .map(|(k, _)| *k)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut properties = BTreeMap::new();
+        for (k, v) in &d.properties {
+            let s = toml_value_string(v).ok_or_else(|| {
+                err(
+                    span.clone(),
+                    format!(
+                        "device '{}': property '{k}' must be a string, a non-negative integer or a boolean, got {v}",
+                        d.id
+                    ),
+                )
+            })?;
+            properties.insert(k.clone(), s);
+        }
+        // Compat properties are defaults; the board's own properties win (QEMU).
+        let mut props: Vec<(String, String)> = compat
+            .iter()
+            .filter(|c| type_is_a(&d.type_name, &c.driver) && !properties.contains_key(&c.property))
+            .map(|c| (c.property.clone(), c.value.clone()))
+            .collect();
+        props.extend(properties.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let spec = DeviceSpec {
+            type_name: d.type_name.clone(),
+            props,
+        };
+        let dev = devices::create(&spec, BlockBackend::none())
+            .map_err(|e| err(span.clone(), format!("device '{}': {e}", d.id)))?;
+        let features = d
+            .features
+            .iter()
+            .filter(|f| f.effective(&symbols))
+            .map(|f| f.name().to_string())
+            .collect();
+        devices_out.push(DeviceConfig {
+            id: d.id.clone(),
+            type_name: d.type_name.clone(),
+            base: d.base,
+            properties,
+            spec,
+            declared_features: d.features.clone(),
+            features,
+            read_only: d.read_only,
+            fill: d.fill,
+            window: dev.window_size(),
+            image_size: dev.array().len(),
+        });
+    }
+    if devices_out.is_empty() {
+        return Err(FileError::at(path, text, None, "no [[device]] defined"));
+    }
+    Ok(Version {
+        name,
+        file: path.to_path_buf(),
+        description: file.description,
+        release,
+        machine_type,
+        symbols,
+        compat,
+        devices: devices_out,
+    })
+}
+
+/// Loads one machine definition file.
+pub fn load_version(path: &Path) -> Result<Version, FileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| FileError::io(path, e))?;
+    parse_version(path, &text)
+}
+
+/// Loads every `*.toml` in `dir`, sorted by version name.
+pub fn load_dir(dir: &Path) -> Result<Vec<Version>, FileError> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| FileError::io(dir, e))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        out.push(load_version(&p)?);
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Finds a version by name in `dir` (`<dir>/<name>.toml`, or any file whose `name` matches).
+pub fn find_version(dir: &Path, name: &str) -> Result<Version, FileError> {
+    let direct = dir.join(format!("{name}.toml"));
+    if direct.exists() {
+        return load_version(&direct);
+    }
+    load_dir(dir)?
+        .into_iter()
+        .find(|v| v.name == name)
+        .ok_or_else(|| FileError {
+            path: dir.to_path_buf(),
+            position: None,
+            message: format!("no machine definition named '{name}'"),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+description = "test"
+release = "v5"
+machine-type = "nor-5.0"
+
+[[device]]
+id = "flash0"
+type = "cfi.pflash01"
+properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, width = 4, device-width = 2 }
+features = ["write-buffer", { name = "migrates-command-state", if = { not = "machine-type:nor-5.0" } }]
+"#;
+
+    fn parse(text: &str) -> Result<Version, FileError> {
+        parse_version(Path::new("machines/t.toml"), text)
+    }
+
+    #[test]
+    fn loads_devices_features_and_symbols() {
+        let v = parse(GOOD).unwrap();
+        assert_eq!(v.name, "t");
+        let d = v.device("flash0").unwrap();
+        assert!(d.has("write-buffer"));
+        assert!(!d.has("migrates-command-state"));
+        assert_eq!(d.window, 4 * 0x40000);
+        assert!(v.symbols.contains("machine-type:nor-5.0"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_line_and_column() {
+        let e = parse(&GOOD.replace("description", "descripton")).unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(2));
+        assert!(e.message.contains("unknown field `descripton`"), "{e}");
+        assert!(e.to_string().starts_with("machines/t.toml:2:1:"), "{e}");
+    }
+
+    #[test]
+    fn geometry_is_validated_by_the_device_rules() {
+        let e = parse(&GOOD.replace("num-blocks = 4, ", "")).unwrap_err();
+        assert!(
+            e.message
+                .contains("attribute \"num-blocks\" not specified or zero."),
+            "{e}"
+        );
+        assert_eq!(e.position.map(|p| p.0), Some(6), "{e}");
+    }
+
+    #[test]
+    fn release_machine_types_and_features_are_checked() {
+        let e = parse(&GOOD.replace("nor-5.0\"\n", "nor-6.0\"\n")).unwrap_err();
+        assert!(
+            e.message.contains("does not offer machine type 'nor-6.0'"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("\"write-buffer\"", "\"teleport\"")).unwrap_err();
+        assert!(e.message.contains("unknown feature 'teleport'"), "{e}");
+        let e = parse(&GOOD.replace("cfi.pflash01", "cfi.pflash03")).unwrap_err();
+        assert!(e.message.contains("not part of release v5"), "{e}");
+    }
+
+    #[test]
+    fn compat_properties_match_subclasses() {
+        assert!(type_is_a("parallel-nor-cfi01-flash", "nor-flash"));
+        assert!(!type_is_a("cfi.pflash01", "nor-flash"));
+    }
+}

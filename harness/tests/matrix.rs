@@ -1,0 +1,130 @@
+//! The compatibility matrix as named tests (libtest-mimic):
+//! `regression::<file>` (saved reproducers, listed first),
+//! `matrix::<scenario>::<src>-><dst>` (chains `a->b->a`) over each scenario's
+//! seeds (`NORCOMPAT_SEEDS` overrides), and `soak::<scenario>::<chain>`
+//! (ignored; `--ignored` runs each scenario's long seed set).
+
+use harness::matrix::{chain_name, default_root, run_cells, seeds_for, Project};
+use harness::reproducer::Reproducer;
+use harness::results::shrink_trial;
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn regression_trials(project: &Arc<Project>) -> Vec<Trial> {
+    let dir = project.root.join("scenarios/regressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|x| x == "json"));
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let name = format!(
+                "regression::{}",
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            );
+            let project = project.clone();
+            Trial::test(name, move || {
+                let r = Reproducer::load(&path)?;
+                let chain = r
+                    .chain
+                    .iter()
+                    .map(|n| {
+                        project
+                            .version(n)
+                            .cloned()
+                            .ok_or_else(|| format!("unknown version '{n}'"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let reference = harness::trial::run_reference(&chain[0], &r.devices, &r.ops)?;
+                let result = harness::trial::run_trial(&chain, &r.devices, &r.ops, &reference);
+                let expected = harness::trial::expected_outcomes(&chain, &r.devices);
+                if expected.contains(&result.outcome) {
+                    Ok(())
+                } else {
+                    Err(Failed::from(format!(
+                        "{}: {} (expected {:?}): {}\nreproduce: {}",
+                        chain_name(&chain),
+                        result.outcome.name(),
+                        expected,
+                        result.reason,
+                        Reproducer::command(&path)
+                    )))
+                }
+            })
+        })
+        .collect()
+}
+
+fn cell_trial(project: &Arc<Project>, scenario: usize, chain: Vec<usize>, long: bool) -> Trial {
+    let s = project.scenarios[scenario].clone();
+    let cname = chain_name(&project.chain_versions(&chain));
+    let prefix = if long { "soak" } else { "matrix" };
+    let name = format!("{prefix}::{}::{cname}", s.name);
+    let project = project.clone();
+    Trial::test(name, move || {
+        let seeds = seeds_for(&s, long);
+        let trials = run_cells(&project, &s, std::slice::from_ref(&chain), &seeds);
+        let failures: Vec<_> = trials.iter().filter(|t| !t.as_expected()).collect();
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let mut msg = format!("{} of {} seeds unexpected\n", failures.len(), trials.len());
+        for t in failures.iter().take(3) {
+            let ops = shrink_trial(t);
+            let repro = Reproducer {
+                format: harness::reproducer::FORMAT.into(),
+                scenario: s.name.clone(),
+                seed: t.seed,
+                chain: t.chain.iter().map(|v| v.name.clone()).collect(),
+                devices: s.devices.clone(),
+                outcome: t.result.outcome,
+                reason: t.result.reason.clone(),
+                ops,
+            };
+            let saved = repro.save(&project.root.join("scenarios/regressions"));
+            msg.push_str(&format!(
+                "seed {}: {} (expected {:?}): {}\n  reproduce: {}\n",
+                t.seed,
+                t.result.outcome.name(),
+                t.expected,
+                t.result.reason,
+                match &saved {
+                    Ok(p) => Reproducer::command(p),
+                    Err(e) => format!(
+                        "cargo run --release -- trial --scenario {} --seed {} --chain {} (saving failed: {e})",
+                        s.name,
+                        t.seed,
+                        repro.chain.join(",")
+                    ),
+                }
+            ));
+        }
+        Err(msg.into())
+    })
+    .with_ignored_flag(long)
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let project = match Project::load(&default_root()) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut trials = regression_trials(&project);
+    for long in [false, true] {
+        for (i, s) in project.scenarios.iter().enumerate() {
+            for chain in project.chains(s) {
+                trials.push(cell_trial(&project, i, chain, long));
+            }
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
