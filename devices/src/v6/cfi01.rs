@@ -21,7 +21,7 @@ use super::parallel::{
 };
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
-use crate::device::{DeviceError, DeviceState, FlashDevice};
+use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
 use crate::storage::Storage;
 use serde::{Deserialize, Serialize};
@@ -186,6 +186,9 @@ impl State {
     /// The same state in v5's encoding (QEMU 7.2.22's raw values), field by field:
     /// - `wcycle`, `status`, `counter`, `romd`: unchanged;
     /// - `cmd`: the command byte, except Read Array 0xFF → 0x00 (QEMU's value);
+    /// - `blk_offset`: the open window's offset, or 0xFFFFFFFF when
+    ///   `write_buffer` is `None`;
+    /// - `blk_bytes`: the window's bytes while one is open, else `None`.
     pub fn to_v5(&self) -> crate::v5::cfi01::State {
         crate::v5::cfi01::State {
             wcycle: self.wcycle,
@@ -193,9 +196,17 @@ impl State {
             status: self.status,
             counter: self.counter,
             romd: self.romd,
+            blk_offset: self
+                .write_buffer
+                .as_ref()
+                .map_or(NO_WINDOW_OPEN, |b| b.offset),
+            blk_bytes: self.write_buffer.as_ref().map(|b| b.bytes.clone()),
         }
     }
 }
+
+/// v5's `blk_offset` when no write buffer is open.
+const NO_WINDOW_OPEN: u32 = 0xFFFF_FFFF;
 
 /// `cmd` in v5's encoding: Read Array is 0x00.
 fn v5_cmd(cmd: IntelCommand) -> u8 {
@@ -260,6 +271,7 @@ impl ParallelNorCfi01Flash {
         };
         let size = sector_len.wrapping_mul(num_blocks as u64);
         let nor = NorFlash::realize(
+            TYPE_NAME,
             name,
             Geometry::uniform(num_blocks, sector_len),
             size,
@@ -306,9 +318,10 @@ impl ParallelNorCfi01Flash {
             write_buffer: None,
         };
         if dev.num_devices() == 0 {
-            // QEMU divides by zero here (width < device-width) and dies.
+            // QEMU 7.2.22 divides by zero here and dies; v5 refuses with this message.
             return Err(realize_error(format!(
-                "unsupported configuration: device-width {device_width} wider than width {bank_width}"
+                "attribute \"device-width\" ({device_width}) larger than \"width\" ({bank_width}): \
+                 QEMU 7.2.22 divides by zero building the CFI table"
             )));
         }
         dev.cfi = assemble_table(&dev.command_set_data(), &dev.chip_geometry());
@@ -510,7 +523,9 @@ impl ParallelNorCfi01Flash {
             return false;
         };
         let start = buf.offset as u64;
-        if offset < start || offset + width as u64 > start + buf.bytes.len() as u64 {
+        // QEMU computes the window end in 32 bits.
+        let end = buf.offset.wrapping_add(buf.bytes.len() as u32) as u64;
+        if offset < start || offset + width as u64 > end {
             return false;
         }
         let at = (offset - start) as usize;
@@ -666,23 +681,25 @@ impl FlashDevice for ParallelNorCfi01Flash {
         if self.config.secure {
             return self.bus.read_data(addr, size);
         }
-        match self.cmd {
-            ReadArray => self.bus.read_data(addr, size),
-            AltWordProgram | BlockErase | AltBlockErase | WordProgram | ClearStatus | LockSetup
-            | ReadStatus | WriteToBuffer => {
-                // Status at any address (quirk §14.5).
-                self.bus.bus().replicate_status(self.status, size) as u64
+        // The memory core truncates the answer to the access size.
+        mask(size)
+            & match self.cmd {
+                ReadArray => self.bus.read_data(addr, size),
+                AltWordProgram | BlockErase | AltBlockErase | WordProgram | ClearStatus
+                | LockSetup | ReadStatus | WriteToBuffer => {
+                    // Status at any address (quirk §14.5).
+                    self.bus.bus().replicate_status(self.status, size) as u64
+                }
+                ReadIdentifier => self.read_identifier(addr, size) as u64,
+                CfiQuery => self.read_cfi(addr, size) as u64,
+                AmdProbe => {
+                    // Not a state QEMU can hold (only a crafted state gets here):
+                    // QEMU resets the cycle and reads the array, ROMD left off.
+                    self.wcycle = 0;
+                    self.cmd = ReadArray;
+                    self.bus.read_data(addr, size)
+                }
             }
-            ReadIdentifier => self.read_identifier(addr, size) as u64,
-            CfiQuery => self.read_cfi(addr, size) as u64,
-            AmdProbe => {
-                // Not a state QEMU can hold (only a crafted state gets here):
-                // QEMU resets the cycle and reads the array, ROMD left off.
-                self.wcycle = 0;
-                self.cmd = ReadArray;
-                self.bus.read_data(addr, size)
-            }
-        }
     }
 
     /// A write (§7). Non-secure writes are rejected with `secure` on (§5.1).

@@ -22,7 +22,7 @@ use super::parallel::{
 };
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
-use crate::device::{DeviceError, DeviceState, FlashDevice};
+use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
 use crate::storage::Storage;
 use serde::{Deserialize, Serialize};
@@ -212,6 +212,32 @@ pub struct State {
     pub timer_remaining: Option<Nanos>,
 }
 
+impl State {
+    /// The same state in v5's encoding (QEMU 7.2.22's variables), field by field:
+    /// - `wcycle`, `cmd`: [`Cycle::qemu_encoding`] of `cycle` (Read Array is
+    ///   `cmd` 0x00);
+    /// - `bypass`, `status`, `read_counter`, `sectors_to_erase`,
+    ///   `timer_remaining`: unchanged;
+    /// - `rom_mode`: `romd`;
+    /// - `erase_sectors`: `erase_queue`, ascending;
+    /// - `erase_time_remaining`: `suspended_erase_ns`, 0 when not suspended.
+    pub fn to_v5(&self) -> crate::v5::cfi02::State {
+        let (wcycle, cmd) = self.cycle.qemu_encoding();
+        crate::v5::cfi02::State {
+            wcycle,
+            cmd,
+            bypass: self.bypass,
+            status: self.status,
+            rom_mode: self.romd,
+            read_counter: self.read_counter,
+            sectors_to_erase: self.sectors_to_erase,
+            erase_sectors: self.erase_queue.iter().copied().collect(),
+            erase_time_remaining: self.suspended_erase_ns.unwrap_or(0),
+            timer_remaining: self.timer_remaining,
+        }
+    }
+}
+
 /// Configuration fixed at realize.
 #[derive(Clone, Debug)]
 struct Config {
@@ -326,7 +352,12 @@ impl ParallelNorCfi02Flash {
         let v = PropValues::parse(TYPE_NAME, PROPS, props)?;
         let (geometry, chip_len) = realize_geometry(&v)?;
         let name = v.str("name").unwrap_or_default();
-        let nor = NorFlash::realize(name, geometry, chip_len as u64, backend)?;
+        let nor = match NorFlash::realize(TYPE_NAME, name, geometry, chip_len as u64, backend) {
+            // v5 reports the block layer's size mismatch as a realize error
+            // of cfi02 (and as a backend error of cfi01); v6 keeps that.
+            Err(DeviceError::Backend(e)) => return Err(realize_error(e.to_string())),
+            other => other?,
+        };
         let bus = ParallelNorFlash::new(
             nor,
             BusConfig {
@@ -498,7 +529,7 @@ impl ParallelNorCfi02Flash {
         let start = sector_start(offset, info.len);
         self.bus.nor_mut().erase(start, info.len);
         self.set_dq7(0);
-        self.sectors_to_erase += 1;
+        self.sectors_to_erase = self.sectors_to_erase.wrapping_add(1);
         self.erase_queue.insert(info.index);
         self.bus.nor_mut().arm_timer(SECTOR_ERASE_WINDOW_NS);
         self.cycle = Cycle::SectorErase;
@@ -643,40 +674,42 @@ impl FlashDevice for ParallelNorCfi02Flash {
     fn io_read(&mut self, addr: u64, size: u32) -> u64 {
         // The lazy return to ROMD (§6); this read is still a device read.
         if !self.bus.romd() && self.cycle == Cycle::Read {
-            self.read_counter += 1;
+            self.read_counter = self.read_counter.saturating_add(1);
             if self.read_counter > LAZY_ROMD_THRESHOLD {
                 self.read_array_mode();
             }
         }
         let offset = self.chip_offset(addr);
         let index = self.bus.bus().wrapped_query_index(offset);
-        match self.cycle {
-            // Reads are allowed during the unlock cycles of any sequence.
-            Cycle::Read
-            | Cycle::FirstUnlock
-            | Cycle::Unlocked
-            | Cycle::EraseSetup
-            | Cycle::EraseFirstUnlock
-            | Cycle::EraseUnlocked => {
-                if self.erase_suspended() && self.sector_queued(offset) {
-                    self.status ^= DQ2;
-                    self.status as u64
-                } else {
-                    self.bus.read_data(offset, size)
+        // The memory core truncates the answer to the access size.
+        mask(size)
+            & match self.cycle {
+                // Reads are allowed during the unlock cycles of any sequence.
+                Cycle::Read
+                | Cycle::FirstUnlock
+                | Cycle::Unlocked
+                | Cycle::EraseSetup
+                | Cycle::EraseFirstUnlock
+                | Cycle::EraseUnlocked => {
+                    if self.erase_suspended() && self.sector_queued(offset) {
+                        self.status ^= DQ2;
+                        self.status as u64
+                    } else {
+                        self.bus.read_data(offset, size)
+                    }
                 }
+                Cycle::Autoselect => self.read_autoselect(offset, index, size),
+                Cycle::ChipErase | Cycle::SectorErase => {
+                    self.status ^= DQ2;
+                    self.status ^= DQ6;
+                    self.status as u64
+                }
+                Cycle::Program => {
+                    self.status ^= DQ6;
+                    self.status as u64
+                }
+                Cycle::CfiQuery | Cycle::AutoselectCfiQuery => table_entry(&self.cfi, index) as u64,
             }
-            Cycle::Autoselect => self.read_autoselect(offset, index, size),
-            Cycle::ChipErase | Cycle::SectorErase => {
-                self.status ^= DQ2;
-                self.status ^= DQ6;
-                self.status as u64
-            }
-            Cycle::Program => {
-                self.status ^= DQ6;
-                self.status as u64
-            }
-            Cycle::CfiQuery | Cycle::AutoselectCfiQuery => table_entry(&self.cfi, index) as u64,
-        }
     }
 
     /// A write (§7).

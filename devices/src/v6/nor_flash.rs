@@ -22,6 +22,14 @@ pub const MAX_ERASE_REGIONS: usize = 4;
 /// Erased flash reads all ones.
 pub const ERASED_BYTE: u8 = 0xFF;
 
+/// Largest array the model allocates (4 GiB). QEMU's limit is the host's
+/// memory; beyond 4 GiB its 32-bit offsets stop working anyway.
+pub const MAX_ARRAY_LEN: u64 = 1 << 32;
+
+/// The block layer's sector: write-backs are widened to it (QEMU's
+/// `BDRV_SECTOR_SIZE`).
+pub const BDRV_SECTOR_SIZE: u32 = 512;
+
 /// `num-blocks`: number of sectors of a uniform geometry (u32 on every device).
 pub const PROP_NUM_BLOCKS: PropDef = PropDef {
     name: "num-blocks",
@@ -203,13 +211,22 @@ pub struct NorFlash {
 
 impl NorFlash {
     /// Realizes the core: an array of `size` bytes loaded from `backend`
-    /// (all zero without a drive), read-only if the drive is.
+    /// (all zero without a drive), read-only if the drive is. `ty` names the
+    /// device type in errors.
     pub fn realize(
+        ty: &'static str,
         name: &str,
         geometry: Geometry,
         size: u64,
         backend: BlockBackend,
     ) -> Result<NorFlash, DeviceError> {
+        if size > MAX_ARRAY_LEN {
+            // QEMU fails here only when the host cannot allocate the RAM.
+            return Err(DeviceError::Realize {
+                ty,
+                message: format!("cannot set up guest memory '{name}': Cannot allocate memory"),
+            });
+        }
         let array = backend.initial_array(size)?;
         Ok(NorFlash {
             name: name.to_string(),
@@ -263,34 +280,61 @@ impl NorFlash {
     }
 
     /// Erases `[offset, offset+len)` to 0xFF and writes it back. Returns false
-    /// (and changes nothing) when read-only. The range is clipped to the array
-    /// (QEMU would write past it for the non-power-of-two sector lengths it
-    /// does not validate).
+    /// (and changes nothing) when read-only. The fill stops at the end of the
+    /// array (QEMU would overrun its RAM block for the non-power-of-two sector
+    /// lengths it does not validate).
     pub fn erase(&mut self, offset: u64, len: u64) -> bool {
         if self.ro {
             return false;
         }
-        let (offset, len) = self.clip(offset, len);
-        self.array.fill(offset, len, ERASED_BYTE);
-        self.backend.write_back(&self.array, offset, len);
+        let (at, n) = self.clip(offset, len);
+        if n > 0 {
+            self.array.fill(at, n, ERASED_BYTE);
+        }
+        self.write_back(offset, len);
         true
     }
 
     /// Stores `bytes` at `offset` (overwriting) and writes them back. Returns
-    /// false (and changes nothing) when read-only.
+    /// false (and changes nothing) when read-only. Bytes past the end of the
+    /// array are dropped.
     pub fn program(&mut self, offset: u64, bytes: &[u8]) -> bool {
         if self.ro {
             return false;
         }
-        let (offset, len) = self.clip(offset, bytes.len() as u64);
-        self.array.write(offset, &bytes[..len as usize]);
-        self.backend.write_back(&self.array, offset, len);
+        let (at, n) = self.clip(offset, bytes.len() as u64);
+        if n > 0 {
+            self.array.write(at, &bytes[..n as usize]);
+        }
+        self.write_back(offset, bytes.len() as u64);
         true
     }
 
     fn clip(&self, offset: u64, len: u64) -> (u64, u64) {
         let offset = offset.min(self.array.len());
         (offset, len.min(self.array.len() - offset))
+    }
+
+    /// QEMU's `pflash_update`: writes `[offset, offset+len)` back to the drive,
+    /// widened to block-layer sectors. QEMU computes in `int`, and the block
+    /// layer refuses (EIO, only logged) a request that is negative or runs
+    /// past the end of the image: then nothing is written back at all, e.g.
+    /// for the last sector of an image whose size is not a multiple of 512.
+    fn write_back(&mut self, offset: u64, len: u64) {
+        if !self.backend.has_drive() {
+            return;
+        }
+        let sector = BDRV_SECTOR_SIZE;
+        let start = (offset as u32 & !(sector - 1)) as i32;
+        let end = (offset as i32).wrapping_add(len as i32);
+        let end = ((end as u32).wrapping_add(sector - 1) & !(sector - 1)) as i32;
+        let (start, bytes) = (start as i64, end.wrapping_sub(start) as i64);
+        let image_len = self.array.len() as i64;
+        if bytes < 0 || start < 0 || start > image_len || image_len - start < bytes {
+            return;
+        }
+        self.backend
+            .write_back(&self.array, start as u64, bytes as u64);
     }
 
     /// Current virtual time.
@@ -310,9 +354,10 @@ impl NorFlash {
     }
 
     /// Arms the timer `delay` ns from now, replacing any pending deadline
-    /// (QEMU's `timer_mod`).
+    /// (QEMU's `timer_mod`). Deadlines lie strictly in the future: a zero
+    /// delay (reachable only from a crafted state) is armed 1 ns ahead.
     pub fn arm_timer(&mut self, delay: Nanos) {
-        self.timer.arm(self.now().saturating_add(delay));
+        self.timer.arm(self.now().saturating_add(delay.max(1)));
     }
 
     /// Cancels the pending deadline (QEMU's `timer_del`).
@@ -437,8 +482,14 @@ mod tests {
 
     #[test]
     fn chained_deadlines_fire_at_their_exact_time() {
-        let nor =
-            NorFlash::realize("t", Geometry::uniform(1, 4096), 4096, BlockBackend::none()).unwrap();
+        let nor = NorFlash::realize(
+            "t",
+            "t",
+            Geometry::uniform(1, 4096),
+            4096,
+            BlockBackend::none(),
+        )
+        .unwrap();
         let mut t = Ticker { nor, fired: vec![] };
         t.nor.arm_timer(50);
         NorFlash::advance(&mut t, 1000);
@@ -452,14 +503,15 @@ mod tests {
     #[test]
     fn program_and_erase_write_back_unless_read_only() {
         let backend = BlockBackend::memory(8192, 0xFF, true);
-        let mut nor = NorFlash::realize("t", Geometry::uniform(2, 4096), 8192, backend).unwrap();
+        let mut nor =
+            NorFlash::realize("t", "t", Geometry::uniform(2, 4096), 8192, backend).unwrap();
         assert!(nor.program(10, &[1, 2]));
         assert_eq!(nor.backend().image().unwrap().read_le(10, 2), 0x0201);
         assert!(nor.erase(0, 4096));
         assert_eq!(nor.backend().image().unwrap().read_le(10, 2), 0xFFFF);
 
         let ro = BlockBackend::memory(8192, 0x00, false);
-        let mut nor = NorFlash::realize("t", Geometry::uniform(2, 4096), 8192, ro).unwrap();
+        let mut nor = NorFlash::realize("t", "t", Geometry::uniform(2, 4096), 8192, ro).unwrap();
         assert!(nor.read_only());
         assert!(!nor.erase(0, 4096));
         assert!(!nor.program(0, &[7]));

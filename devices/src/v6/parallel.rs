@@ -280,21 +280,37 @@ impl ParallelNorFlash {
     }
 
     /// A read served straight from the array in ROMD mode, through the
-    /// mirrors, combined little-endian as the memory core copies bytes.
+    /// mirrors, combined little-endian as the memory core copies bytes
+    /// (whatever `big-endian` says). Bytes past the window read 0.
     pub fn rom_read(&self, addr: u64, size: usize) -> u64 {
-        (0..size).fold(0u64, |acc, i| {
-            let byte = self.nor.array().byte(self.alias(addr + i as u64));
+        let window = self.window_size();
+        (0..size.min(8)).fold(0u64, |acc, i| {
+            let at = addr.wrapping_add(i as u64);
+            let byte = if at < window {
+                self.nor.array().byte(self.alias(at))
+            } else {
+                0
+            };
             acc | (byte as u64) << (8 * i)
         })
     }
 
     /// `width` bytes of array data at chip offset `offset`, in the configured
-    /// byte order.
+    /// byte order. Bytes past the end of the array read 0.
     pub fn read_data(&self, offset: u64, width: u32) -> u64 {
         let array = self.nor.array();
+        let mut bytes = [0u8; 8];
+        let width = (width as usize).min(bytes.len());
+        for (i, b) in bytes[..width].iter_mut().enumerate() {
+            let at = offset.wrapping_add(i as u64);
+            if at < array.len() {
+                *b = array.byte(at);
+            }
+        }
+        let lanes = &bytes[..width];
         match self.config.endianness {
-            Endianness::Little => array.read_le(offset, width as usize),
-            Endianness::Big => array.read_be(offset, width as usize),
+            Endianness::Little => lanes.iter().rev().fold(0, |acc, &b| acc << 8 | b as u64),
+            Endianness::Big => lanes.iter().fold(0, |acc, &b| acc << 8 | b as u64),
         }
     }
 
