@@ -38,6 +38,12 @@ pub enum DeviceState {
     /// v5 `cfi.pflash02`.
     #[serde(rename = "cfi.pflash02")]
     Cfi02V5(crate::v5::cfi02::State),
+    /// v6 `parallel-nor-cfi01-flash` (Read Array is `cmd == 0xFF`).
+    #[serde(rename = "parallel-nor-cfi01-flash")]
+    Cfi01V6(crate::v6::cfi01::State),
+    /// v6 `parallel-nor-cfi02-flash`.
+    #[serde(rename = "parallel-nor-cfi02-flash")]
+    Cfi02V6(crate::v6::cfi02::State),
 }
 
 /// A flash device as a guest drives it.

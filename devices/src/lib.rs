@@ -1,6 +1,6 @@
 //! NOR flash device models for norcompat: the v5 legacy devices (QEMU 7.2.22's
-//! `cfi.pflash01` and `cfi.pflash02`), copy-on-write storage, block backends
-//! and the virtual clock.
+//! `cfi.pflash01` and `cfi.pflash02`), the v6 NOR flash type hierarchy,
+//! copy-on-write storage, block backends and the virtual clock.
 
 pub mod backend;
 pub mod clock;
@@ -9,6 +9,7 @@ pub mod migration;
 pub mod props;
 pub mod storage;
 pub mod v5;
+pub mod v6;
 
 pub use backend::BlockBackend;
 pub use device::{bus_read, bus_write, DeviceError, DeviceState, FlashDevice};
@@ -16,7 +17,12 @@ pub use props::DeviceSpec;
 pub use storage::Storage;
 
 /// Every device type name `create` accepts.
-pub const KNOWN_TYPES: &[&str] = &[v5::cfi01::TYPE_NAME, v5::cfi02::TYPE_NAME];
+pub const KNOWN_TYPES: &[&str] = &[
+    v5::cfi01::TYPE_NAME,
+    v5::cfi02::TYPE_NAME,
+    v6::cfi01::TYPE_NAME,
+    v6::cfi02::TYPE_NAME,
+];
 
 /// Creates and realizes a device from its type name and properties.
 pub fn create(
@@ -26,6 +32,14 @@ pub fn create(
     match spec.type_name.as_str() {
         v5::cfi01::TYPE_NAME => Ok(Box::new(v5::cfi01::PflashCfi01::new(&spec.props, backend)?)),
         v5::cfi02::TYPE_NAME => Ok(Box::new(v5::cfi02::PflashCfi02::new(&spec.props, backend)?)),
+        v6::cfi01::TYPE_NAME => Ok(Box::new(v6::cfi01::ParallelNorCfi01Flash::new(
+            &spec.props,
+            backend,
+        )?)),
+        v6::cfi02::TYPE_NAME => Ok(Box::new(v6::cfi02::ParallelNorCfi02Flash::new(
+            &spec.props,
+            backend,
+        )?)),
         other => Err(DeviceError::UnknownType(other.to_string())),
     }
 }

@@ -77,7 +77,7 @@ impl Storage {
             pages: vec![Page::Fill(fill); GROUP_PAGES],
         });
         let mut out = vec![full; pages / GROUP_PAGES];
-        if pages % GROUP_PAGES != 0 {
+        if !pages.is_multiple_of(GROUP_PAGES) {
             out.push(Arc::new(Group {
                 pages: vec![Page::Fill(fill); pages % GROUP_PAGES],
             }));
@@ -220,7 +220,8 @@ impl Storage {
         while pos < end {
             // A whole group: share its page table.
             let g = (pos / group_bytes) as usize;
-            if pos % group_bytes == 0 && pos + group_bytes <= end && g < self.groups.len() {
+            if pos.is_multiple_of(group_bytes) && pos + group_bytes <= end && g < self.groups.len()
+            {
                 self.groups[g] = src.groups[g].clone();
                 pos += group_bytes;
                 continue;

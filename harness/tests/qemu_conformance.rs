@@ -88,7 +88,7 @@ fn check(trace_path: &Path, v6: bool) -> Result<bool, String> {
     }
     let fill = trace["fill"]
         .as_str()
-        .and_then(|f| devices::props::parse_int(f))
+        .and_then(devices::props::parse_int)
         .unwrap_or(0xFF) as u8;
     let out =
         replay(&spec, BlockBackend::memory(size, fill, true), &ops).map_err(|e| e.to_string())?;

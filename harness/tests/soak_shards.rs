@@ -19,15 +19,35 @@ fn norcompat(args: &[&str]) {
 }
 
 fn load(path: &Path) -> Results {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("results file")).expect("results JSON")
+    serde_json::from_str(&std::fs::read_to_string(path).expect("results file"))
+        .expect("results JSON")
 }
 
+/// A trial record without its timings.
+type Key = (
+    String,
+    Vec<String>,
+    u64,
+    Option<reports::Outcome>,
+    bool,
+    String,
+);
+
 /// Trial records without timings, sorted.
-fn records(r: &Results) -> Vec<(String, Vec<String>, u64, Option<reports::Outcome>, bool, String)> {
-    let mut v: Vec<_> = r
+fn records(r: &Results) -> Vec<Key> {
+    let mut v: Vec<Key> = r
         .trials
         .iter()
-        .map(|t| (t.scenario.clone(), t.chain.clone(), t.seed, t.outcome, t.expected, t.reason.clone()))
+        .map(|t| {
+            (
+                t.scenario.clone(),
+                t.chain.clone(),
+                t.seed,
+                t.outcome,
+                t.expected,
+                t.reason.clone(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -38,7 +58,18 @@ fn merged_shards_equal_a_single_run() {
     let tmp = tempfile::tempdir().unwrap();
     let single = tmp.path().join("single");
     let shards = tmp.path().join("shards");
-    let common = ["soak", "--seeds", "9", "--seed-start", "40", "--scenario", "cfi01-program,cfi02-erase", "--jobs", "1", "--quiet"];
+    let common = [
+        "soak",
+        "--seeds",
+        "9",
+        "--seed-start",
+        "40",
+        "--scenario",
+        "cfi01-program,cfi02-erase",
+        "--jobs",
+        "1",
+        "--quiet",
+    ];
     let mut args: Vec<&str> = common.to_vec();
     args.extend(["--out", single.to_str().unwrap()]);
     norcompat(&args);
@@ -48,7 +79,12 @@ fn merged_shards_equal_a_single_run() {
         norcompat(&args);
     }
     let merged = tmp.path().join("merged");
-    norcompat(&["merge", shards.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    norcompat(&[
+        "merge",
+        shards.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
 
     let a = load(&single.join("soak.json"));
     let b = load(&merged.join("merged.json"));
@@ -57,7 +93,11 @@ fn merged_shards_equal_a_single_run() {
     assert_eq!(a.cells, b.cells, "matrix cells");
     assert_eq!(records(&a), records(&b), "notable trials");
     let key = |r: &Results| {
-        let mut d: Vec<_> = r.details.iter().map(|d| (d.scenario.clone(), d.chain.clone(), d.outcome)).collect();
+        let mut d: Vec<_> = r
+            .details
+            .iter()
+            .map(|d| (d.scenario.clone(), d.chain.clone(), d.outcome))
+            .collect();
         d.sort();
         d.dedup();
         d
@@ -68,8 +108,16 @@ fn merged_shards_equal_a_single_run() {
     let mut kinds_b = key(&b);
     kinds_a.sort();
     kinds_b.sort();
-    assert_eq!(kinds_a.iter().map(|k| (&k.1, k.2)).collect::<std::collections::BTreeSet<_>>(),
-               kinds_b.iter().map(|k| (&k.1, k.2)).collect::<std::collections::BTreeSet<_>>());
+    assert_eq!(
+        kinds_a
+            .iter()
+            .map(|k| (&k.1, k.2))
+            .collect::<std::collections::BTreeSet<_>>(),
+        kinds_b
+            .iter()
+            .map(|k| (&k.1, k.2))
+            .collect::<std::collections::BTreeSet<_>>()
+    );
 }
 
 #[test]

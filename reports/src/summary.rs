@@ -1,0 +1,258 @@
+//! The plain-text summary printed on the terminal by the main job: one row per
+//! pair (matrix order), then the chains, with counts per outcome.
+
+use crate::results::{Outcome, Results};
+use crate::view::{self, CellStatus};
+
+/// Marks a count of an outcome that was not predicted for its cell.
+const UNEXPECTED_MARK: char = '!';
+/// Stands for a zero count, so real numbers stand out.
+const NONE: &str = "-";
+/// Space between columns.
+const GAP: &str = "  ";
+
+/// A terminal table of pairs and chains × outcome counts, columns aligned.
+///
+/// A count followed by `!` is an outcome the cell did not expect; the last
+/// column says whether the cell is as predicted.
+pub fn summary_table(results: &Results) -> String {
+    let layout = view::layout(results);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut separator_before = None;
+    for (position, index) in layout.ordered_cells().into_iter().enumerate() {
+        if position == layout.grid.len() && !layout.chains.is_empty() && position > 0 {
+            separator_before = Some(rows.len());
+        }
+        rows.push(cell_row(&results.cells[index]));
+    }
+
+    let mut header = vec!["pair / chain".to_string()];
+    header.extend(Outcome::ALL.iter().map(|o| o.name().to_string()));
+    header.push("verdict".to_string());
+
+    let widths: Vec<usize> = (0..header.len())
+        .map(|col| {
+            rows.iter()
+                .chain(std::iter::once(&header))
+                .map(|row| row[col].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+
+    let mut out = String::new();
+    out.push_str(&format_row(&header, &widths));
+    let rule_len = widths.iter().sum::<usize>() + GAP.len() * (widths.len() - 1);
+    let rule = "-".repeat(rule_len);
+    out.push_str(&rule);
+    out.push('\n');
+    if rows.is_empty() {
+        out.push_str("(no cells)\n");
+    }
+    for (i, row) in rows.iter().enumerate() {
+        if separator_before == Some(i) {
+            out.push_str(&rule);
+            out.push('\n');
+        }
+        out.push_str(&format_row(row, &widths));
+    }
+    out.push_str(&rule);
+    out.push('\n');
+    out.push_str(&footer(results));
+    out
+}
+
+/// The text cells of one table row; counts carry a trailing mark column
+/// (`!` or a space) so digits stay right-aligned.
+fn cell_row(cell: &crate::results::Cell) -> Vec<String> {
+    let mut row = vec![view::chain_label(&cell.chain, " -> ")];
+    for outcome in Outcome::ALL {
+        let n = view::count(cell, outcome);
+        row.push(if n == 0 {
+            format!("{NONE} ")
+        } else if view::is_expected(cell, outcome) {
+            format!("{n} ")
+        } else {
+            format!("{n}{UNEXPECTED_MARK}")
+        });
+    }
+    row.push(verdict(cell));
+    row
+}
+
+/// `ok`, `expected` or what is unexpected about the cell.
+fn verdict(cell: &crate::results::Cell) -> String {
+    match view::status(cell) {
+        CellStatus::Empty => "no trials".to_string(),
+        CellStatus::Clean => "ok".to_string(),
+        CellStatus::Expected => "ok (as expected)".to_string(),
+        CellStatus::Unexpected => {
+            let mut parts = Vec::new();
+            let unexpected = view::unexpected_trials(cell);
+            if unexpected > 0 {
+                parts.push(format!("UNEXPECTED {unexpected}"));
+            }
+            if cell.unexpectedly_identical > 0 {
+                parts.push(format!("NOW IDENTICAL {}", cell.unexpectedly_identical));
+            }
+            parts.join(", ")
+        }
+    }
+}
+
+/// Left-aligns the first column and the verdict, right-aligns the counts.
+fn format_row(cells: &[String], widths: &[usize]) -> String {
+    let last = cells.len() - 1;
+    let mut line = String::new();
+    for (i, (text, &width)) in cells.iter().zip(widths).enumerate() {
+        if i > 0 {
+            line.push_str(GAP);
+        }
+        let pad = " ".repeat(width - text.chars().count());
+        if i == 0 || i == last {
+            line.push_str(text);
+            line.push_str(&pad);
+        } else {
+            line.push_str(&pad);
+            line.push_str(text);
+        }
+    }
+    line.truncate(line.trim_end().len());
+    line.push('\n');
+    line
+}
+
+/// Totals and the legend.
+fn footer(results: &Results) -> String {
+    let trials: u64 = results.cells.iter().map(view::total).sum();
+    let unexpected: u64 = results.cells.iter().map(view::unexpected_trials).sum();
+    let bad_cells = results
+        .cells
+        .iter()
+        .filter(|c| view::status(c) == CellStatus::Unexpected)
+        .count();
+    let mut out = format!("{trials} trials in {} cells", results.cells.len());
+    if bad_cells == 0 {
+        out.push_str(": every outcome as expected\n");
+    } else {
+        out.push_str(&format!(
+            ": {unexpected} unexpected trials in {bad_cells} cells\n"
+        ));
+    }
+    out.push_str(&format!(
+        "{UNEXPECTED_MARK} = outcome not expected for that pair; {NONE} = none\n"
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Cell, VersionInfo};
+
+    fn results() -> Results {
+        use Outcome::*;
+        let cell = |chain: &[&str], counts: &[(Outcome, u64)], expected: &[Outcome]| Cell {
+            chain: chain.iter().map(|s| s.to_string()).collect(),
+            counts: counts.iter().copied().collect(),
+            expected: expected.to_vec(),
+            unexpected: counts
+                .iter()
+                .filter(|(o, _)| !expected.contains(o))
+                .map(|(_, n)| n)
+                .sum(),
+            ..Cell::default()
+        };
+        Results {
+            versions: ["v5", "v6-compat5"]
+                .iter()
+                .map(|n| VersionInfo {
+                    name: n.to_string(),
+                    ..VersionInfo::default()
+                })
+                .collect(),
+            cells: vec![
+                cell(
+                    &["v5", "v6-compat5", "v5"],
+                    &[(Diverged, 3), (Refused, 29)],
+                    &[Refused],
+                ),
+                cell(&["v5", "v5"], &[(Identical, 32)], &[Identical]),
+                cell(
+                    &["v6-compat5", "v5"],
+                    &[(Identical, 23), (Lossy, 7), (Refused, 2)],
+                    &[Identical, Lossy],
+                ),
+            ],
+            ..Results::default()
+        }
+    }
+
+    #[test]
+    fn test_summary_lists_pairs_in_matrix_order_then_chains() {
+        let table = summary_table(&results());
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("pair / chain"), "{table}");
+        assert!(lines[2].starts_with("v5 -> v5 "), "{table}");
+        assert!(lines[3].starts_with("v6-compat5 -> v5 "), "{table}");
+        assert!(
+            lines[4].starts_with("---"),
+            "separator before chains:\n{table}"
+        );
+        assert!(lines[5].starts_with("v5 -> v6-compat5 -> v5"), "{table}");
+    }
+
+    #[test]
+    fn test_summary_marks_unexpected_counts_and_verdicts() {
+        let table = summary_table(&results());
+        let row = |prefix: &str| {
+            table
+                .lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap()
+                .to_string()
+        };
+        let compat = row("v6-compat5 -> v5");
+        assert!(compat.contains("23 "), "{compat}");
+        assert!(compat.contains(" 2!"), "refused is unexpected: {compat}");
+        assert!(compat.contains("7 "), "{compat}");
+        assert!(compat.ends_with("UNEXPECTED 2"), "{compat}");
+        assert!(row("v5 -> v5").ends_with("ok"));
+        let chain = row("v5 -> v6-compat5 -> v5");
+        assert!(chain.contains("3!") && chain.contains("29 "), "{chain}");
+        assert!(
+            table.contains("96 trials in 3 cells: 5 unexpected trials in 2 cells"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn test_summary_columns_are_aligned() {
+        let table = summary_table(&results());
+        let header = table.lines().next().unwrap();
+        // Every count column ends where its header ends (right-aligned).
+        for name in ["identical", "refused", "lossy", "diverged", "crashed"] {
+            let end = header.find(name).unwrap() + name.len();
+            for line in table.lines().skip(2).take(2) {
+                let before = &line[..end];
+                let last = before.chars().last().unwrap();
+                assert!(
+                    last == ' ' || last == '!',
+                    "column {name} misaligned in {line:?}"
+                );
+                let digit = before.chars().rev().nth(1).unwrap();
+                assert!(
+                    digit.is_ascii_digit() || digit == '-',
+                    "column {name} in {line:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn test_summary_of_empty_results() {
+        let table = summary_table(&Results::default());
+        assert!(table.contains("(no cells)"));
+        assert!(table.contains("0 trials in 0 cells: every outcome as expected"));
+    }
+}
