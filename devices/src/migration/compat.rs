@@ -8,7 +8,7 @@
 //! carry the same compat properties as data; this table is the built-in
 //! default used where no definition file is involved (`norcompat replay`).
 
-use crate::props::DeviceSpec;
+use crate::props::{DeviceSpec, PropDef, PropKind, PropValue};
 
 /// The machine type of release v5 (and v6's compat machine type).
 pub const NOR_5_0: &str = "nor-5.0";
@@ -19,10 +19,18 @@ pub const NOR_6_0: &str = "nor-6.0";
 /// (QEMU style: `x-` prefix, default off, set by the compat machine type).
 pub const LEGACY_MIGRATION_PROP: &str = "x-legacy-migration";
 
+/// The declaration of [`LEGACY_MIGRATION_PROP`] on the v6 flash types.
+pub const LEGACY_MIGRATION_PROP_DEF: PropDef = PropDef {
+    name: LEGACY_MIGRATION_PROP,
+    kind: PropKind::Bool,
+    default: Some(PropValue::Bool(false)),
+    doc: "migrate as the v5 device (machine type nor-5.0): emit only what v5 loads",
+};
+
 /// QOM type of the v6 Intel/Sharp flash.
-pub const V6_CFI01_TYPE: &str = "parallel-nor-cfi01-flash";
+pub const V6_CFI01_TYPE: &str = crate::v6::cfi01::TYPE_NAME;
 /// QOM type of the v6 AMD/Fujitsu flash.
-pub const V6_CFI02_TYPE: &str = "parallel-nor-cfi02-flash";
+pub const V6_CFI02_TYPE: &str = crate::v6::cfi02::TYPE_NAME;
 
 /// One compat property: `{driver, property, value}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
