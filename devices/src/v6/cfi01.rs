@@ -7,6 +7,8 @@
 //! the write buffer is an `Option`. [`State`] is the complete canonical state;
 //! [`State::to_v5`] projects it onto v5's encoding.
 
+mod migration;
+
 use super::cfi::{
     assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface,
     Timeouts, INTERFACE_X8_X16,
@@ -61,6 +63,7 @@ pub const PROPS: &[PropDef] = &[
     PROP_IDS[3],
     PROP_NAME,
     PROP_OLD_MULTIPLE_CHIP_HANDLING,
+    crate::migration::compat::LEGACY_MIGRATION_PROP_DEF,
 ];
 
 /// Intel/Sharp commands (first bus cycle), with their CFI command bytes.
@@ -227,6 +230,8 @@ struct Config {
     secure: bool,
     old_multiple_chip_handling: bool,
     writeblock_size: u64,
+    /// `x-legacy-migration`: emit v5's stream (machine type nor-5.0).
+    legacy_migration: bool,
 }
 
 /// The Intel/Sharp parallel NOR flash.
@@ -309,6 +314,7 @@ impl ParallelNorCfi01Flash {
                 secure: v.bool("secure"),
                 old_multiple_chip_handling: v.bool("old-multiple-chip-handling"),
                 writeblock_size: 0,
+                legacy_migration: v.bool(crate::migration::compat::LEGACY_MIGRATION_PROP),
             },
             cfi: Vec::new(),
             wcycle: 0,
@@ -773,4 +779,29 @@ impl FlashDevice for ParallelNorCfi01Flash {
         dest.from_state(&ParallelNorCfi01Flash::state(self));
         Box::new(dest)
     }
+
+    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+        self.migration_entries()
+    }
+
+    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+        self.migration_save()
+    }
+
+    fn load_vmstate(
+        &mut self,
+        idstr: &str,
+        _version: u32,
+        value: &crate::migration::SectionValue,
+    ) -> Result<(), String> {
+        self.migration_load(idstr, value)
+    }
+
+    fn load_ram_block(&mut self, array: Storage) {
+        ParallelNorCfi01Flash::load_ram_block(self, &array);
+    }
+
+    /// Nothing runs after the load: the array arrives as a RAM block and
+    /// program/erase write through to the (shared) drive.
+    fn post_incoming(&mut self) {}
 }
