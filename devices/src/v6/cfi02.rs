@@ -7,6 +7,8 @@
 //! [`State`] is the complete canonical state (v5 migrates none of it);
 //! [`State::to_v5`] projects it onto v5's encoding.
 
+mod migration;
+
 use super::cfi::{
     assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface,
     Timeouts, INTERFACE_X8_X16,
@@ -68,6 +70,7 @@ pub const PROPS: &[PropDef] = &[
     PROP_UNLOCK_ADDR0,
     PROP_UNLOCK_ADDR1,
     PROP_NAME,
+    crate::migration::compat::LEGACY_MIGRATION_PROP_DEF,
 ];
 
 /// Command addresses are compared on 11 bits (§4, quirk §14.7).
@@ -247,6 +250,8 @@ struct Config {
     chip_len: u32,
     ids: [u16; 4],
     unlock_addr: [u16; 2],
+    /// `x-legacy-migration`: emit nothing, as v5 (machine type nor-5.0).
+    legacy_migration: bool,
 }
 
 /// The AMD/Fujitsu parallel NOR flash.
@@ -384,6 +389,7 @@ impl ParallelNorCfi02Flash {
                     v.int("unlock-addr0") as u16 & COMMAND_ADDR_MASK,
                     v.int("unlock-addr1") as u16 & COMMAND_ADDR_MASK,
                 ],
+                legacy_migration: v.bool(crate::migration::compat::LEGACY_MIGRATION_PROP),
             },
             cfi: Vec::new(),
             cycle: Cycle::Read,
@@ -866,4 +872,28 @@ impl FlashDevice for ParallelNorCfi02Flash {
         dest.from_state(&ParallelNorCfi02Flash::state(self));
         Box::new(dest)
     }
+
+    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+        self.migration_entries()
+    }
+
+    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+        self.migration_save()
+    }
+
+    fn load_vmstate(
+        &mut self,
+        idstr: &str,
+        _version: u32,
+        value: &crate::migration::SectionValue,
+    ) -> Result<(), String> {
+        self.migration_load(idstr, value)
+    }
+
+    fn load_ram_block(&mut self, array: Storage) {
+        ParallelNorCfi02Flash::load_ram_block(self, &array);
+    }
+
+    /// Nothing runs after the load (no section: power-on state, as v5).
+    fn post_incoming(&mut self) {}
 }
