@@ -5,7 +5,7 @@
 
 mod migration_support;
 
-use devices::migration::compat::NOR_5_0;
+use devices::migration::compat::{NOR_5_0, NOR_6_0, V6_CFI01_TYPE, V6_CFI02_TYPE};
 use devices::migration::{LoadError, Machine};
 use migration_support::*;
 use rand::{Rng, RngCore, SeedableRng};
@@ -44,6 +44,43 @@ fn busy_v5() -> (Machine, Machine) {
     (src, dst)
 }
 
+/// The same machine on v6 under nor-6.0: new sections, a write-buffer
+/// subsection and an erase subsection with a pending timer.
+fn busy_v6() -> (Machine, Machine) {
+    let (v5, _) = busy_v5();
+    let v6_types = [V6_CFI01_TYPE, V6_CFI01_TYPE, V6_CFI02_TYPE];
+    let specs: Vec<_> = [SMALL_CFI01, SMALL_CFI01_LEGACY, SMALL_CFI02]
+        .iter()
+        .zip(v6_types)
+        .map(|(s, t)| with_type(&spec(s), t))
+        .collect();
+    let mut devs: Vec<_> = specs.iter().map(|s| device(s, 0xFF)).collect();
+    // Replay the v5 machine's history on v6 (same guest-visible behaviour).
+    w(devs[0].as_mut(), 0x1000, 4, 0xE8);
+    w(devs[0].as_mut(), 0x1000, 4, 0x0003_0003);
+    w(devs[0].as_mut(), 0x1000, 4, 0x1234_5678);
+    w(devs[0].as_mut(), 0x1004, 4, 0x9ABC_DEF0);
+    w(devs[1].as_mut(), 0x2_0040, 4, 0x40);
+    w(devs[1].as_mut(), 0x2_0040, 4, 0x0BAD_F00D);
+    for (a, v) in [
+        (0xAAAA, 0xAA),
+        (0x5554, 0x55),
+        (0xAAAA, 0x80),
+        (0xAAAA, 0xAA),
+        (0x5554, 0x55),
+        (0x3_0000, 0x30),
+    ] {
+        w(devs[2].as_mut(), a, 2, v);
+    }
+    devs[2].advance(60_000);
+    for (a, b) in devs.iter().zip(&v5.devices) {
+        assert_eq!(a.array(), b.array());
+    }
+    let src = Machine::new(NOR_6_0, devs);
+    let dst = destination(&specs, &drives(&src), NOR_6_0);
+    (src, dst)
+}
+
 /// Loads `bytes` into a fork of `dst`; on failure the fork must be unchanged.
 fn load_checked(dst: &Machine, before: &Snapshot, bytes: &[u8], what: &str) -> bool {
     let mut d = dst.fork();
@@ -74,6 +111,41 @@ fn truncation_at_every_byte_is_refused_and_changes_nothing() {
     }
     let mut d = dst.fork();
     d.load_into(&bytes).expect("the whole stream loads");
+}
+
+#[test]
+fn v6_stream_truncation_and_bit_flips_never_half_load() {
+    let (src, dst) = busy_v6();
+    let bytes = src.save();
+    for sub in [
+        &b"parallel-nor-cfi01-flash/write-buffer"[..],
+        b"parallel-nor-cfi02-flash/erase",
+    ] {
+        assert!(
+            bytes.windows(sub.len()).any(|w| w == sub),
+            "subsections present"
+        );
+    }
+    let before = snapshot(&dst);
+    for cut in 0..bytes.len() {
+        assert!(!load_checked(
+            &dst,
+            &before,
+            &bytes[..cut],
+            &format!("cut {cut}")
+        ));
+    }
+    for i in 0..bytes.len() {
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 1 << ((i * 5) % 8);
+        load_checked(&dst, &before, &flipped, &format!("byte {i}"));
+    }
+    let mut d = dst.fork();
+    d.load_into(&bytes).expect("the whole stream loads");
+    assert_eq!(snapshot(&d).devices.len(), 3);
+    for (a, b) in d.devices.iter().zip(&src.devices) {
+        assert_eq!(a.state(), b.state());
+    }
 }
 
 #[test]
