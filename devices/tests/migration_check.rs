@@ -149,3 +149,81 @@ fn v5_against_itself_and_a_machine_without_pflash() {
     );
     assert_eq!(r.exit_status(), 1);
 }
+
+/// The dump of a v5 board's flash types on `release` under `machine_type`.
+fn dump_of(v6_release: bool, machine_type: &str) -> serde_json::Value {
+    use devices::migration::compat::{spec_for_machine_type, V6_CFI01_TYPE, V6_CFI02_TYPE};
+    let specs: Vec<devices::DeviceSpec> =
+        [(SMALL_CFI01, V6_CFI01_TYPE), (SMALL_CFI02, V6_CFI02_TYPE)]
+            .iter()
+            .map(|(s, t)| {
+                let s = spec(s);
+                if v6_release {
+                    spec_for_machine_type(&s.with_type(t), machine_type)
+                } else {
+                    s
+                }
+            })
+            .collect();
+    let devs: Vec<_> = specs.iter().map(|s| device(s, 0xFF)).collect();
+    let refs: Vec<&dyn devices::FlashDevice> = devs.iter().map(|d| d.as_ref()).collect();
+    dump_value(machine_type, &refs)
+}
+
+#[test]
+fn v6_dumps_show_what_each_machine_type_emits_and_loads() {
+    let v6 = dump_of(true, "nor-6.0");
+    let cfi01 = &v6["parallel-nor-cfi01-flash"];
+    assert_eq!(cfi01["Description"]["name"], "parallel-nor-cfi01-flash");
+    assert_eq!(
+        cfi01["Description"]["Subsections"][0]["name"],
+        "parallel-nor-cfi01-flash/write-buffer"
+    );
+    assert_eq!(cfi01["x-loads"][0]["name"], "pflash_cfi01");
+    assert_eq!(
+        v6["parallel-nor-cfi02-flash"]["Description"]["Subsections"][0]["name"],
+        "parallel-nor-cfi02-flash/erase"
+    );
+    let compat5 = dump_of(true, "nor-5.0");
+    // Under nor-5.0 the v6 cfi01 emits v5's description, field for field.
+    assert_eq!(
+        compat5["parallel-nor-cfi01-flash"]["Description"],
+        dump_of(false, "nor-5.0")["cfi.pflash01"]["Description"]
+    );
+    // ... and cfi02 emits nothing, but still loads its new section.
+    let cfi02 = &compat5["parallel-nor-cfi02-flash"];
+    assert!(cfi02.get("Description").is_none());
+    assert_eq!(cfi02["x-loads"][0]["name"], "parallel-nor-cfi02-flash");
+}
+
+#[test]
+fn static_checker_predicts_which_directions_are_refused() {
+    let v5 = dump_of(false, "nor-5.0");
+    let v6 = dump_of(true, "nor-6.0");
+    let v6c5 = dump_of(true, "nor-5.0");
+    // Forward: v6 registers a loader under v5's name.
+    let r = check(&v5, &v6, false).unwrap();
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    assert_eq!(
+        r.warnings,
+        vec!["Warning: checking incompatible machine types: \"nor-5.0\", \"nor-6.0\""]
+    );
+    // Backward under nor-6.0: v5 knows neither new section.
+    let expected_backward = vec![
+        "Section \"parallel-nor-cfi01-flash\": Description \"parallel-nor-cfi01-flash\" \
+         missing, got \"pflash_cfi01\" instead; skipping",
+        "Section \"parallel-nor-cfi02-flash\" does not exist in dest",
+    ];
+    let r = check(&v6, &v5, false).unwrap();
+    assert_eq!(r.findings, expected_backward);
+    assert_eq!(r.exit_status(), 2);
+    assert_eq!(check(&v5, &v6, true).unwrap().findings, expected_backward);
+    // Backward through the compat machine type: nothing v5 cannot parse.
+    let r = check(&v6c5, &v5, false).unwrap();
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    assert!(r.warnings.is_empty());
+    assert!(check(&v5, &v6c5, false).unwrap().findings.is_empty());
+    // Between v6's two machine types both ways.
+    assert!(check(&v6, &v6c5, false).unwrap().findings.is_empty());
+    assert!(check(&v6c5, &v6, false).unwrap().findings.is_empty());
+}
