@@ -217,4 +217,42 @@ mod tests {
         assert_eq!(out.reads()[0].1, reference.reads()[0].1);
         assert_eq!(out.reads()[0].1, 0x8900);
     }
+
+    #[test]
+    fn migrate_to_another_release_follows_the_machine_types() {
+        let read = |addr| Op::Read { addr, width: 4 };
+        let to = |t: &str| Op::Migrate {
+            to: Some(t.to_string()),
+        };
+        let ops = [
+            Op::Write {
+                addr: 0x154,
+                width: 4,
+                val: 0x98,
+            },
+            to("parallel-nor-cfi01-flash"),
+            read(0x40),
+            to("cfi.pflash01"),
+            read(0x40),
+        ];
+        let out = run(CFI01, &ops);
+        assert!(out.trace.iter().all(|e| e.get("refused").is_none()));
+        // v6 restores the read mode from the v5 stream; back on v5 (the v6
+        // destination switched to nor-5.0) ROMD is lost again, as in QEMU.
+        assert_eq!(out.reads(), vec![(2, 0x0051_0051), (4, 0xFFFF_FFFF)]);
+        // A v6 device on nor-6.0 cannot go back to v5.
+        let v6 = CFI01.replacen("cfi.pflash01", "parallel-nor-cfi01-flash", 1);
+        let out = run(&v6, &[to("cfi.pflash01"), read(0)]);
+        let refused = out.trace[0]["refused"].as_str().unwrap();
+        assert!(
+            refused.starts_with("Machine type received is 'nor-6.0' and local is 'nor-5.0'"),
+            "{refused}"
+        );
+        // With the compat property it can.
+        let out = run(
+            &format!("{v6},x-legacy-migration=on"),
+            &[to("cfi.pflash01"), read(0)],
+        );
+        assert!(out.trace[0].get("refused").is_none());
+    }
 }
