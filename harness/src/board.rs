@@ -5,16 +5,18 @@
 
 use crate::generator::TrialOp;
 use crate::machines::Version;
-use devices::{bus_read, bus_write, DeviceState, FlashDevice, Storage};
+use devices::migration::{compat, Machine, MachineBuilder};
+use devices::{bus_read, bus_write, BlockBackend, DeviceState, FlashDevice, Storage};
 use std::sync::Arc;
 
 /// A running machine.
 #[derive(Debug)]
 pub struct Board {
     pub version: Arc<Version>,
-    /// Devices in the version's order (registration order).
-    pub devices: Vec<Box<dyn FlashDevice>>,
-    /// Scenario device index → index into `devices`.
+    /// The devices in the version's order (registration order), with the
+    /// machine type they run and the ones their release would accept.
+    pub machine: Machine,
+    /// Scenario device index → index into the machine's devices.
     pub targets: Vec<usize>,
 }
 
@@ -24,15 +26,61 @@ pub struct Refusal {
     pub reason: String,
 }
 
+/// Builds a version's devices for another machine type its release offers:
+/// the file's properties with that machine type's compat properties (how
+/// the destination would have been started with `-M <type>`).
+struct VersionBuilder {
+    version: Arc<Version>,
+    /// The backing images the machine was started with (shared storage).
+    images: Option<Vec<BlockBackend>>,
+}
+
+impl MachineBuilder for VersionBuilder {
+    fn build(&self, machine_type: &str) -> Result<Vec<Box<dyn FlashDevice>>, String> {
+        build_devices(&self.version, machine_type, self.images.as_deref())
+    }
+}
+
+/// Realizes a version's devices for `machine_type`, on fresh images or on
+/// `images` (a destination opens the source's drives: shared storage).
+fn build_devices(
+    version: &Version,
+    machine_type: &str,
+    images: Option<&[BlockBackend]>,
+) -> Result<Vec<Box<dyn FlashDevice>>, String> {
+    version
+        .devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let backend = match images {
+                Some(images) => images[i].fork(),
+                None => d.backend(),
+            };
+            let spec = if machine_type == version.machine_type {
+                d.spec.clone()
+            } else {
+                compat::spec_for_machine_type(&d.spec, machine_type)
+            };
+            devices::create(&spec, backend)
+                .map_err(|e| format!("{}: device '{}': {e}", version.name, d.id))
+        })
+        .collect()
+}
+
 impl Board {
     /// Realizes every device of `version`; `targets` are the scenario's device ids.
     pub fn new(version: &Arc<Version>, targets: &[String]) -> Result<Board, String> {
-        let mut devs = Vec::with_capacity(version.devices.len());
-        for d in &version.devices {
-            let dev = devices::create(&d.spec, d.backend())
-                .map_err(|e| format!("{}: device '{}': {e}", version.name, d.id))?;
-            devs.push(dev);
-        }
+        Board::with_images(version, targets, None)
+    }
+
+    /// Like [`Board::new`], but opening the given backing images.
+    pub fn with_images(
+        version: &Arc<Version>,
+        targets: &[String],
+        images: Option<Vec<BlockBackend>>,
+    ) -> Result<Board, String> {
+        let devs = build_devices(version, &version.machine_type, images.as_deref())?;
         let targets = targets
             .iter()
             .map(|id| {
@@ -43,15 +91,39 @@ impl Board {
                     .ok_or_else(|| format!("version {} has no device '{id}'", version.name))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let offered = version
+            .release
+            .machine_types
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        let machine = Machine::new(&version.machine_type, devs).with_builder(
+            offered,
+            Arc::new(VersionBuilder {
+                version: version.clone(),
+                images,
+            }),
+        );
         Ok(Board {
             version: version.clone(),
-            devices: devs,
+            machine,
             targets,
         })
     }
 
+    /// The devices, in registration order.
+    pub fn devices(&self) -> &[Box<dyn FlashDevice>] {
+        &self.machine.devices
+    }
+
+    /// The device a scenario index targets.
+    pub fn target(&self, dev: usize) -> &dyn FlashDevice {
+        self.machine.devices[self.targets[dev]].as_ref()
+    }
+
     /// Applies one op (not `Migrate`); returns the value of a read.
     pub fn apply(&mut self, op: &TrialOp) -> Option<u64> {
+        let devices = &mut self.machine.devices;
         match op {
             TrialOp::Write {
                 dev,
@@ -59,16 +131,11 @@ impl Board {
                 width,
                 val,
             } => {
-                bus_write(
-                    self.devices[self.targets[*dev]].as_mut(),
-                    *addr,
-                    *width,
-                    *val,
-                );
+                bus_write(devices[self.targets[*dev]].as_mut(), *addr, *width, *val);
                 None
             }
             TrialOp::Read { dev, addr, width } => Some(bus_read(
-                self.devices[self.targets[*dev]].as_mut(),
+                devices[self.targets[*dev]].as_mut(),
                 *addr,
                 *width,
             )),
@@ -76,20 +143,19 @@ impl Board {
                 let by = match ns {
                     Some(ns) => *ns,
                     // qtest's bare clock_step: to the earliest deadline of any device.
-                    None => self
-                        .devices
+                    None => devices
                         .iter()
                         .filter_map(|d| d.next_deadline().map(|t| t.saturating_sub(d.now())))
                         .min()
                         .unwrap_or(0),
                 };
-                for d in &mut self.devices {
+                for d in devices.iter_mut() {
                     d.advance(by);
                 }
                 None
             }
             TrialOp::Reset => {
-                for d in &mut self.devices {
+                for d in devices.iter_mut() {
                     d.reset();
                 }
                 None
@@ -102,72 +168,67 @@ impl Board {
     pub fn fork(&self) -> Board {
         Board {
             version: self.version.clone(),
-            devices: self.devices.iter().map(|d| d.fork()).collect(),
+            machine: self.machine.fork(),
             targets: self.targets.clone(),
         }
     }
 
-    /// Canonical state of every device, by device id.
-    pub fn states(&self) -> Vec<(String, DeviceState)> {
+    fn by_id<T>(&self, f: impl Fn(&dyn FlashDevice) -> T) -> Vec<(String, T)> {
         self.version
             .devices
             .iter()
-            .zip(&self.devices)
-            .map(|(c, d)| (c.id.clone(), d.state()))
+            .zip(&self.machine.devices)
+            .map(|(c, d)| (c.id.clone(), f(d.as_ref())))
             .collect()
+    }
+
+    /// Canonical state of every device, by device id.
+    pub fn states(&self) -> Vec<(String, DeviceState)> {
+        self.by_id(|d| d.state())
     }
 
     /// Flash arrays by device id.
     pub fn arrays(&self) -> Vec<(String, Storage)> {
-        self.version
-            .devices
-            .iter()
-            .zip(&self.devices)
-            .map(|(c, d)| (c.id.clone(), d.array().clone()))
-            .collect()
+        self.by_id(|d| d.array().clone())
     }
 
     /// Backing images by device id.
     pub fn images(&self) -> Vec<(String, Option<Storage>)> {
-        self.version
-            .devices
-            .iter()
-            .zip(&self.devices)
-            .map(|(c, d)| (c.id.clone(), d.backend().image().cloned()))
-            .collect()
+        self.by_id(|d| d.backend().image().cloned())
     }
 }
 
-/// Migrates `src` to a fresh machine of version `dst`: save on the source,
-/// load on the destination. The source is never modified; on refusal the
-/// caller keeps running it.
+/// Migrates `src` to a fresh machine of version `dst` through the migration
+/// stream: save on the source, load on a freshly realized destination. The
+/// source is never modified; on refusal the caller keeps running it.
 pub fn migrate(src: &Board, dst: &Arc<Version>) -> Result<Board, Refusal> {
-    if !dst
-        .release
-        .offers
-        .contains(&src.version.machine_type.as_str())
-    {
+    let bytes = src.machine.save();
+    // The destination opens the same drives (shared storage, as QEMU's
+    // destination opens the same image files); RAM blocks carry the arrays.
+    let images: Vec<BlockBackend> = src
+        .machine
+        .devices
+        .iter()
+        .map(|d| d.backend().fork())
+        .collect();
+    if images.len() != dst.devices.len() {
         return Err(Refusal {
             reason: format!(
-                "Machine type received is '{}' and local is '{}' (release {} offers {})",
-                src.version.machine_type,
-                dst.machine_type,
-                dst.release.name,
-                dst.release.offers.join(", ")
+                "version {} has {} devices, {} has {}: not the same board",
+                src.version.name,
+                images.len(),
+                dst.name,
+                dst.devices.len()
             ),
         });
     }
-    if src.version.release.name != dst.release.name {
-        return Err(Refusal {
-            reason: format!(
-                "migration between releases {} and {} needs the migration stream",
-                src.version.release.name, dst.release.name
-            ),
-        });
+    let mut next =
+        Board::with_images(dst, &[], Some(images)).map_err(|reason| Refusal { reason })?;
+    next.targets = src.targets.clone();
+    match next.machine.load_into(&bytes) {
+        Ok(_) => Ok(next),
+        Err(failure) => Err(Refusal {
+            reason: failure.to_string(),
+        }),
     }
-    Ok(Board {
-        version: dst.clone(),
-        devices: src.devices.iter().map(|d| d.migrated()).collect(),
-        targets: src.targets.clone(),
-    })
 }

@@ -9,29 +9,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// A release: a generation of device code and the machine types it can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Release {
-    pub name: &'static str,
-    /// Machine types this release offers (it accepts streams of these).
-    pub offers: &'static [&'static str],
-    /// Device types this release implements.
-    pub device_types: &'static [&'static str],
-}
-
-/// The releases norcompat ships.
-pub const RELEASES: &[Release] = &[
-    Release {
-        name: "v5",
-        offers: &["nor-5.0"],
-        device_types: &["cfi.pflash01", "cfi.pflash02"],
-    },
-    Release {
-        name: "v6",
-        offers: &["nor-6.0", "nor-5.0"],
-        device_types: &["parallel-nor-cfi01-flash", "parallel-nor-cfi02-flash"],
-    },
-];
+pub use devices::migration::compat::{Release, RELEASES};
 
 /// QOM-style parents of each device type (compat properties match a type and
 /// its subclasses, as QEMU's `GlobalProperty` does).
@@ -201,13 +179,13 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
         )
     })?;
     let machine_type = file.machine_type.get_ref().clone();
-    if !release.offers.contains(&machine_type.as_str()) {
+    if !release.machine_types.contains(&machine_type.as_str()) {
         return Err(err(
             file.machine_type.span(),
             format!(
                 "release {} does not offer machine type '{machine_type}' (it offers {})",
                 release.name,
-                release.offers.join(", ")
+                release.machine_types.join(", ")
             ),
         ));
     }
@@ -247,7 +225,7 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
         if devices_out.iter().any(|o| o.id == d.id) {
             return Err(err(span, format!("device id '{}' used twice", d.id)));
         }
-        if !release.device_types.contains(&d.type_name.as_str()) {
+        if !release.types.contains(&d.type_name.as_str()) {
             return Err(err(
                 span,
                 format!(
@@ -255,7 +233,7 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
                     d.id,
                     d.type_name,
                     release.name,
-                    release.device_types.join(", ")
+                    release.types.join(", ")
                 ),
             ));
         }

@@ -107,7 +107,7 @@ pub fn op_rows(
                 let d = board.targets[*dev];
                 (
                     targets[*dev].clone(),
-                    crate::modes::describe(&board.devices[d].state()),
+                    crate::modes::describe(&board.devices()[d].state()),
                 )
             }
             _ => (String::new(), String::new()),

@@ -1,18 +1,52 @@
-//! Static compatibility prediction for a pair of versions (the harness side
-//! of `check-static`): what QEMU's vmstate-static-checker would report.
+//! Static compatibility prediction for a pair of versions: what QEMU's
+//! vmstate-static-checker reports on their `-dump-vmstate` dumps, plus the
+//! machine-type check the checker cannot see.
 
 use crate::machines::Version;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
-/// Incompatibilities the static checker finds for migrating `a` → `b`.
+/// Incompatibilities predicted for migrating `a` → `b`.
 pub fn findings(a: &Version, b: &Version) -> Vec<String> {
     let mut out = Vec::new();
-    if !b.release.offers.contains(&a.machine_type.as_str()) {
+    if !b.release.machine_types.contains(&a.machine_type.as_str()) {
         out.push(format!(
             "machine type '{}' is not offered by release {} (offers {})",
             a.machine_type,
             b.release.name,
-            b.release.offers.join(", ")
+            b.release.machine_types.join(", ")
         ));
     }
+    match crate::vmstate_cmds::check_versions(a, b) {
+        Ok(report) => out.extend(report.findings),
+        Err(e) => out.push(format!("static check failed: {e}")),
+    }
     out
+}
+
+/// True if the findings predict that the destination refuses the stream:
+/// the machine type is not offered, or a section or subsection the source
+/// sends does not exist in the destination. (A subsection the checker flags
+/// may only be sent mid-operation, so it predicts a possible refusal.)
+pub fn predicts_refusal(a: &Version, b: &Version) -> bool {
+    type Key = (String, std::path::PathBuf, String, std::path::PathBuf);
+    static CACHE: OnceLock<Mutex<HashMap<Key, bool>>> = OnceLock::new();
+    let key = (
+        a.name.clone(),
+        a.file.clone(),
+        b.name.clone(),
+        b.file.clone(),
+    );
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().ok().and_then(|c| c.get(&key).copied()) {
+        return v;
+    }
+    let v = !b.release.machine_types.contains(&a.machine_type.as_str())
+        || findings(a, b)
+            .iter()
+            .any(|f| f.contains("does not exist in dest"));
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, v);
+    }
+    v
 }

@@ -72,46 +72,84 @@ pub fn run_reference(
     })
 }
 
-/// True if a hop `a → b` is allowed to lose command state (features say so).
-pub fn loss_allowed(a: &Version, b: &Version, targets: &[String]) -> bool {
+/// The features of device `d` of version `v` while it runs `machine_type`
+/// (a destination keeps the machine type of the stream it accepted, so a
+/// version may run another machine type than its own; conditions are
+/// re-evaluated with that `machine-type:` symbol).
+pub fn features_running(v: &Version, id: &str, machine_type: &str) -> BTreeSet<String> {
+    let Some(d) = v.device(id) else {
+        return BTreeSet::new();
+    };
+    if machine_type == v.machine_type {
+        return d.features.clone();
+    }
+    let mut symbols: BTreeSet<String> = v
+        .symbols
+        .iter()
+        .filter(|s| !s.starts_with("machine-type:"))
+        .cloned()
+        .collect();
+    symbols.insert(format!("machine-type:{machine_type}"));
+    d.declared_features
+        .iter()
+        .filter(|f| f.effective(&symbols))
+        .map(|f| f.name().to_string())
+        .collect()
+}
+
+/// True if a hop `a → b` running `machine_type` may lose command state: a
+/// target device on either side does not promise `migrates-command-state`
+/// (or, for cfi01, `restores-read-mode`).
+pub fn loss_allowed(a: &Version, b: &Version, machine_type: &str, targets: &[String]) -> bool {
     targets.iter().any(|id| {
-        [a, b].iter().any(|v| match v.device(id) {
-            Some(d) => {
-                let intel = command_set(&d.type_name) == Some(CommandSet::Intel);
-                !d.has(MIGRATES_COMMAND_STATE) || (intel && !d.has(RESTORES_READ_MODE))
-            }
-            None => true,
+        [a, b].iter().any(|v| {
+            let intel = v
+                .device(id)
+                .is_some_and(|d| command_set(&d.type_name) == Some(CommandSet::Intel));
+            let f = features_running(v, id, machine_type);
+            !f.contains(MIGRATES_COMMAND_STATE) || (intel && !f.contains(RESTORES_READ_MODE))
         })
     })
 }
 
-/// True if the destination release cannot accept the source's machine type.
-pub fn refusal_predicted(a: &Version, b: &Version) -> bool {
-    !b.release.offers.contains(&a.machine_type.as_str())
+/// True if `b` is predicted to refuse a stream from `a` running
+/// `machine_type`: its release does not offer that machine type, or (when
+/// both run their own machine types) the static checker finds a section the
+/// destination does not have.
+pub fn refusal_predicted(a: &Version, b: &Version, machine_type: &str) -> bool {
+    if !b.release.machine_types.contains(&machine_type) {
+        return true;
+    }
+    machine_type == a.machine_type
+        && machine_type == b.machine_type
+        && crate::staticcheck::predicts_refusal(a, b)
 }
 
 /// The outcomes a chain may have, from features and refusal predictions.
+/// The machine type is the source's all along: a destination keeps running
+/// the machine type of the stream it accepted.
 pub fn expected_outcomes(chain: &[Arc<Version>], targets: &[String]) -> BTreeSet<Outcome> {
     let mut out = BTreeSet::new();
+    let machine_type = chain[0].machine_type.as_str();
     // Track where the machine actually is: a refused hop leaves it on the source.
     let mut at = chain[0].clone();
     let mut refused = false;
     let mut lossy = false;
     for next in &chain[1..] {
-        if refusal_predicted(&at, next) {
+        if refusal_predicted(&at, next, machine_type) {
             refused = true;
             continue;
         }
-        lossy |= loss_allowed(&at, next, targets);
+        lossy |= loss_allowed(&at, next, machine_type, targets);
         at = next.clone();
     }
     if refused {
         out.insert(Outcome::Refused);
     } else {
         out.insert(Outcome::Identical);
-        if lossy {
-            out.insert(Outcome::Lossy);
-        }
+    }
+    if lossy {
+        out.insert(Outcome::Lossy);
     }
     out
 }
@@ -185,20 +223,23 @@ fn run_trial_inner(
             match res {
                 Ok(next) => {
                     // Data is never lost: the array right after loading must
-                    // equal the reference's at this point.
-                    let snap = &reference.snapshots[hop - 1];
+                    // equal the source's at the moment it was saved.
                     if lost_at.is_none() {
-                        for ((id, a), (_, b)) in snap.arrays().iter().zip(next.arrays().iter()) {
-                            if a != b {
+                        for ((id, a), (_, b)) in board.arrays().iter().zip(next.arrays().iter()) {
+                            if let Some(page) = b.dirty_pages(a).first() {
+                                let (pa, pb) = (a.page_bytes(*page), b.page_bytes(*page));
+                                let at = pa.iter().zip(&pb).position(|(x, y)| x != y).unwrap_or(0);
+                                let off = (*page * devices::storage::PAGE_SIZE + at) as u64;
                                 lost_at = Some(format!(
-                                    "flash contents of '{id}' lost in migration {} -> {} at op {i}",
-                                    board.version.name, dst.name
+                                    "flash contents of '{id}' lost in migration {} -> {} at op {i}: byte {off:#x} is {:#04x} on the destination, {:#04x} on the source",
+                                    board.version.name, dst.name, pb.get(at).copied().unwrap_or(0), pa.get(at).copied().unwrap_or(0)
                                 ));
                                 break;
                             }
                         }
                     }
-                    loss_permitted |= loss_allowed(&board.version, dst, targets);
+                    loss_permitted |=
+                        loss_allowed(&board.version, dst, &board.machine.machine_type, targets);
                     board = next;
                 }
                 Err(r) => refusals.push(format!(
