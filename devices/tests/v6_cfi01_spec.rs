@@ -3,6 +3,7 @@
 
 use devices::v6::cfi::CommonFlashMemoryInterface;
 use devices::v6::cfi01::{IntelCommand, ParallelNorCfi01Flash, State, WriteBuffer};
+use devices::v6::parallel::ParallelNorDevice;
 use devices::{bus_read, bus_write, BlockBackend, DeviceError, DeviceSpec, FlashDevice};
 
 fn realize(spec: &str, backend: BlockBackend) -> Result<ParallelNorCfi01Flash, DeviceError> {

@@ -4,6 +4,7 @@
 
 use devices::v6::cfi::CommonFlashMemoryInterface;
 use devices::v6::cfi02::{Cycle, ParallelNorCfi02Flash};
+use devices::v6::parallel::ParallelNorDevice;
 use devices::{bus_read, bus_write, BlockBackend, DeviceError, DeviceSpec, FlashDevice};
 
 /// musicpal: 8 MiB (128 × 64 KiB), 16-bit bus, mirrored 4 times in 32 MiB.

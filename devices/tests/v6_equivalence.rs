@@ -15,6 +15,7 @@
 use devices::v6::cfi::CommonFlashMemoryInterface;
 use devices::v6::cfi01::ParallelNorCfi01Flash;
 use devices::v6::cfi02::ParallelNorCfi02Flash;
+use devices::v6::parallel::ParallelNorDevice;
 use devices::{bus_read, bus_write, BlockBackend, DeviceError, DeviceState, FlashDevice, Storage};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};

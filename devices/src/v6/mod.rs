@@ -9,9 +9,13 @@
 //! | `parallel-nor-cfi02-flash` | [`cfi02::ParallelNorCfi02Flash`]: AMD/Fujitsu command set |
 //!
 //! Inheritance becomes composition: a command-set device owns a
-//! `ParallelNorFlash`, which owns a `NorFlash`. Each device exposes a complete
-//! canonical state (`State`, restored with `from_state`) and its projection
-//! onto v5's encoding (`State::to_v5`).
+//! `ParallelNorFlash`, which owns a `NorFlash`. What differs between the
+//! command sets (read and write functions, reset, the timer callback, the
+//! state) is the [`parallel::ParallelNorDevice`] trait; everything else a
+//! device offers ([`crate::FlashDevice`], the timer loop, forking, lossless
+//! migration) is implemented once for every such type. Each device exposes a
+//! complete canonical state (`State`, restored with `from_state`) and its
+//! projection onto v5's encoding (`State::to_v5`).
 //!
 //! ```
 //! use devices::v6::cfi02::{Cycle, ParallelNorCfi02Flash};
