@@ -3,6 +3,7 @@
 
 use crate::backend::{BackendError, BlockBackend};
 use crate::clock::Nanos;
+use crate::migration::{SavedSection, SectionValue, VmStateEntry};
 use crate::props::PropError;
 use crate::storage::Storage;
 use serde::{Deserialize, Serialize};
@@ -88,6 +89,35 @@ pub trait FlashDevice: Send + Sync + std::fmt::Debug {
     /// backend, the RAM block loaded, then whatever the release migrates.
     /// The destination's virtual clock restarts at 0, as under qtest.
     fn migrated(&self) -> Box<dyn FlashDevice>;
+
+    // Migration (QEMU's VMState registration and hooks; see `crate::migration`).
+    // There are deliberately no defaults: a device type without a decision
+    // about its migration state does not compile.
+
+    /// The sections this device registers, emitted ones in the order it saves
+    /// them. An empty list means the type has no VMState at all (v5
+    /// `cfi.pflash02`): only its RAM block migrates.
+    fn vmstate_entries(&self) -> Vec<VmStateEntry>;
+    /// The wire copies of the sections this device emits, in order, with
+    /// `pre_save` applied to the copy. The live device is never changed, so a
+    /// failed migration leaves the source exactly as it was (`post_save` has
+    /// nothing to undo).
+    fn save_vmstate(&self) -> Vec<SavedSection>;
+    /// Loads one incoming section this device registers: `pre_load`
+    /// defaults, the decoded fields and subsections, then `post_load`.
+    /// `Err` carries the reason the values are refused.
+    fn load_vmstate(
+        &mut self,
+        idstr: &str,
+        version: u32,
+        value: &SectionValue,
+    ) -> Result<(), String>;
+    /// Replaces the array with an incoming RAM block of the same length.
+    fn load_ram_block(&mut self, array: Storage);
+    /// Runs once after a whole incoming stream was loaded (QEMU: the handlers
+    /// `post_load` registered for the next run-state change, e.g. cfi01's
+    /// whole-image write-back).
+    fn post_incoming(&mut self);
 }
 
 /// Size of the next MMIO piece at `addr` for `remaining` bytes (QEMU's

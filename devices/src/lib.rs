@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod clock;
 pub mod device;
+pub mod migration;
 pub mod props;
 pub mod storage;
 pub mod v5;
@@ -54,14 +55,28 @@ pub fn image_size(spec: &DeviceSpec) -> Result<u64, DeviceError> {
     Ok(create(spec, BlockBackend::none())?.array().len())
 }
 
+/// True for states of release v5.
+fn is_v5(state: &DeviceState) -> bool {
+    matches!(state, DeviceState::Cfi01V5(_) | DeviceState::Cfi02V5(_))
+}
+
 /// `state` in the encoding of `like`'s release, for comparing states across
-/// releases field by field. States of the same release are returned as they are.
+/// releases field by field: a v6 state compared with a v5 one is projected
+/// onto v5's fields and encodings; states of the same release are returned as
+/// they are. (A v5 state cannot be lifted to v6: it lacks what v5 never kept.)
 pub fn project_like(state: &DeviceState, like: &DeviceState) -> DeviceState {
-    let _ = like;
-    state.clone()
+    if is_v5(like) {
+        to_v5(state)
+    } else {
+        state.clone()
+    }
 }
 
 /// The state in v5's encoding (v6 states are projected field by field).
 pub fn to_v5(state: &DeviceState) -> DeviceState {
-    state.clone()
+    match state {
+        DeviceState::Cfi01V6(s) => DeviceState::Cfi01V5(s.to_v5()),
+        DeviceState::Cfi02V6(s) => DeviceState::Cfi02V5(s.to_v5()),
+        other => other.clone(),
+    }
 }

@@ -3,7 +3,6 @@
 
 use devices::v6::cfi::CommonFlashMemoryInterface;
 use devices::v6::cfi01::{IntelCommand, ParallelNorCfi01Flash, State, WriteBuffer};
-use devices::v6::parallel::ParallelNorDevice;
 use devices::{bus_read, bus_write, BlockBackend, DeviceError, DeviceSpec, FlashDevice};
 
 fn realize(spec: &str, backend: BlockBackend) -> Result<ParallelNorCfi01Flash, DeviceError> {
@@ -365,7 +364,7 @@ fn restored_state_continues_identically() {
     wr(&mut a, 0x2000, 4, 1);
     wr(&mut a, 0x2000, 4, 0x1111_1111);
     let mut b = erased(VIRT);
-    b.load_ram_block(a.array());
+    b.load_ram_block(a.array().clone());
     b.from_state(&a.state());
     assert_eq!(b.state(), a.state());
     for d in [&mut a, &mut b] {

@@ -4,7 +4,6 @@
 
 use devices::v6::cfi::CommonFlashMemoryInterface;
 use devices::v6::cfi02::{Cycle, ParallelNorCfi02Flash};
-use devices::v6::parallel::ParallelNorDevice;
 use devices::{bus_read, bus_write, BlockBackend, DeviceError, DeviceSpec, FlashDevice};
 
 /// musicpal: 8 MiB (128 × 64 KiB), 16-bit bus, mirrored 4 times in 32 MiB.
@@ -492,7 +491,7 @@ fn restored_state_continues_identically() {
     a.advance(60_000);
     rd(&mut a, 0);
     let mut b = musicpal();
-    b.load_ram_block(a.array());
+    b.load_ram_block(a.array().clone());
     b.from_state(&a.state());
     assert_eq!(a.state(), b.state());
     assert_eq!(b.next_deadline(), Some(562_000 - 60_000));

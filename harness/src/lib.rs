@@ -21,3 +21,4 @@ pub mod soak;
 pub mod staticcheck;
 pub mod toml_error;
 pub mod trial;
+pub mod vmstate_cmds;

@@ -37,6 +37,11 @@ enum Command {
     Bench(cli::BenchArgs),
     /// Print each device state struct of a version with its effective features (JSON).
     Introspect(cli::IntrospectArgs),
+    /// Print the migration state descriptions as JSON, in the shape of QEMU's -dump-vmstate.
+    DumpVmstate(harness::vmstate_cmds::DumpVmstateArgs),
+    /// Compare two state description dumps as QEMU's vmstate-static-checker does;
+    /// exit status = number of incompatibilities (at most 255).
+    CheckStatic(harness::vmstate_cmds::CheckStaticArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +52,8 @@ fn main() -> ExitCode {
         Some(Command::Trial(a)) => cli::trial(a),
         Some(Command::ReplayTrial(a)) => cli::replay_trial(a),
         Some(Command::Introspect(a)) => cli::introspect(a),
+        Some(Command::DumpVmstate(a)) => harness::vmstate_cmds::dump_vmstate(a),
+        Some(Command::CheckStatic(a)) => harness::vmstate_cmds::check_static(a),
         Some(Command::Soak(a)) => cli::soak(a),
         Some(Command::Bench(a)) => cli::bench(a),
         Some(Command::Merge(a)) => cli::merge(a),

@@ -256,7 +256,17 @@ fn run_trial_inner(
     let (outcome, reason) = if let Some(lost) = lost_at {
         (Outcome::Diverged, lost)
     } else if !refusals.is_empty() {
-        if differs {
+        if differs && loss_permitted {
+            // A later hop that loaded may lose state; the refusal stands.
+            (
+                Outcome::Refused,
+                format!(
+                    "{}; later hops lost state as their features allow: {}",
+                    refusals.join("; "),
+                    describe()
+                ),
+            )
+        } else if differs {
             (
                 Outcome::Diverged,
                 format!(
@@ -353,12 +363,17 @@ fn flash_diffs(reference: &Board, got: &Board) -> Vec<FlashDiff> {
     out
 }
 
-/// The canonical state of `got` in the encoding of `reference` (a v6 state
-/// compared with a v5 one is projected to v5's fields), both as JSON objects.
+/// Two canonical states in a common encoding (a v6 state compared with a v5
+/// one is projected to v5's fields), both as JSON objects.
 pub fn comparable(reference: &devices::DeviceState, got: &devices::DeviceState) -> (Value, Value) {
-    let r = serde_json::to_value(reference).unwrap_or(Value::Null);
-    let g = serde_json::to_value(devices::project_like(got, reference)).unwrap_or(Value::Null);
-    (r, g)
+    // Across releases both sides are compared in the v5 encoding, the only
+    // one both can express.
+    let r = devices::project_like(reference, got);
+    let g = devices::project_like(got, &r);
+    (
+        serde_json::to_value(r).unwrap_or(Value::Null),
+        serde_json::to_value(g).unwrap_or(Value::Null),
+    )
 }
 
 fn state_diffs(reference: &Board, got: &Board) -> Vec<StateDiff> {

@@ -21,6 +21,7 @@
 mod cfi_table;
 pub mod commands;
 mod config;
+pub mod migration;
 mod read;
 mod write;
 
@@ -81,6 +82,9 @@ pub struct PflashCfi01 {
     /// Pre-allocated at realize, as in QEMU; meaningful only while
     /// `blk_offset != NO_BLOCK_OPEN`.
     blk_bytes: Vec<u8>,
+    /// An incoming migration's post_load registered the whole-image
+    /// write-back, which runs at the next run-state change (§15.3).
+    writeback_pending: bool,
 }
 
 impl std::fmt::Debug for PflashCfi01 {
@@ -134,6 +138,7 @@ impl PflashCfi01 {
             romd: true,
             blk_offset: NO_BLOCK_OPEN,
             blk_bytes: vec![0; writeblock_size as usize],
+            writeback_pending: false,
             config,
         }
     }
@@ -342,5 +347,30 @@ impl FlashDevice for PflashCfi01 {
             dst.update(0, dst.config.total_len());
         }
         Box::new(dst)
+    }
+
+    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+        self.migration_entries()
+    }
+
+    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+        self.migration_save()
+    }
+
+    fn load_vmstate(
+        &mut self,
+        idstr: &str,
+        _version: u32,
+        value: &crate::migration::SectionValue,
+    ) -> Result<(), String> {
+        self.migration_load(idstr, value)
+    }
+
+    fn load_ram_block(&mut self, array: Storage) {
+        self.migration_load_ram(array)
+    }
+
+    fn post_incoming(&mut self) {
+        self.migration_post_incoming()
     }
 }

@@ -332,4 +332,34 @@ impl FlashDevice for PflashCfi02 {
             regs: Regs::power_on(),
         })
     }
+
+    /// No VMState at all (§15): nothing registers, so a stream never carries
+    /// a section for this device and only its RAM block migrates.
+    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+        Vec::new()
+    }
+
+    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+        Vec::new()
+    }
+
+    fn load_vmstate(
+        &mut self,
+        idstr: &str,
+        _version: u32,
+        _value: &crate::migration::SectionValue,
+    ) -> Result<(), String> {
+        // Unreachable through a stream: nothing is registered to match.
+        Err(format!("{TYPE_NAME} has no VMState (section '{idstr}')"))
+    }
+
+    /// The incoming RAM block replaces the array; the command state stays at
+    /// the destination's power-on values.
+    fn load_ram_block(&mut self, array: Storage) {
+        debug_assert_eq!(array.len(), self.array.len());
+        self.array = array;
+    }
+
+    /// No post_load, no run-state handler: nothing happens.
+    fn post_incoming(&mut self) {}
 }

@@ -7,6 +7,8 @@
 //! the write buffer is an `Option`. [`State`] is the complete canonical state;
 //! [`State::to_v5`] projects it onto v5's encoding.
 
+mod migration;
+
 use super::cfi::{
     assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface,
     Timeouts, INTERFACE_X8_X16,
@@ -59,6 +61,7 @@ pub const PROPS: &[PropDef] = &[
     PROP_IDS[3],
     PROP_NAME,
     PROP_OLD_MULTIPLE_CHIP_HANDLING,
+    crate::migration::compat::LEGACY_MIGRATION_PROP_DEF,
 ];
 
 /// Intel/Sharp commands (first bus cycle), with their CFI command bytes.
@@ -225,6 +228,8 @@ struct Config {
     secure: bool,
     old_multiple_chip_handling: bool,
     writeblock_size: u64,
+    /// `x-legacy-migration`: emit v5's stream (machine type nor-5.0).
+    legacy_migration: bool,
 }
 
 /// The Intel/Sharp parallel NOR flash.
@@ -307,6 +312,7 @@ impl ParallelNorCfi01Flash {
                 secure: v.bool("secure"),
                 old_multiple_chip_handling: v.bool("old-multiple-chip-handling"),
                 writeblock_size: 0,
+                legacy_migration: v.bool(crate::migration::compat::LEGACY_MIGRATION_PROP),
             },
             cfi: Vec::new(),
             wcycle: 0,
@@ -360,7 +366,7 @@ impl ParallelNorCfi01Flash {
     }
 
     /// Restores the canonical state (the array is loaded separately, see
-    /// [`ParallelNorDevice::load_ram_block`]).
+    /// [`FlashDevice::load_ram_block`](crate::device::FlashDevice::load_ram_block)).
     pub fn from_state(&mut self, state: &State) {
         self.wcycle = state.wcycle;
         self.cmd = state.cmd;
@@ -723,4 +729,25 @@ impl ParallelNorDevice for ParallelNorCfi01Flash {
     fn tagged(state: State) -> DeviceState {
         DeviceState::Cfi01V6(state)
     }
+
+    fn sections(&self) -> Vec<crate::migration::VmStateEntry> {
+        self.migration_entries()
+    }
+
+    fn save_sections(&self) -> Vec<crate::migration::SavedSection> {
+        self.migration_save()
+    }
+
+    fn load_section(
+        &mut self,
+        idstr: &str,
+        _version: u32,
+        value: &crate::migration::SectionValue,
+    ) -> Result<(), String> {
+        self.migration_load(idstr, value)
+    }
+
+    /// Nothing runs after the load: the array arrives as a RAM block and
+    /// program/erase write through to the (shared) drive.
+    fn after_incoming(&mut self) {}
 }

@@ -7,6 +7,8 @@
 //! [`State`] is the complete canonical state (v5 migrates none of it);
 //! [`State::to_v5`] projects it onto v5's encoding.
 
+mod migration;
+
 use super::cfi::{
     assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface,
     Timeouts, INTERFACE_X8_X16,
@@ -67,6 +69,7 @@ pub const PROPS: &[PropDef] = &[
     PROP_UNLOCK_ADDR0,
     PROP_UNLOCK_ADDR1,
     PROP_NAME,
+    crate::migration::compat::LEGACY_MIGRATION_PROP_DEF,
 ];
 
 /// Command addresses are compared on 11 bits (§4, quirk §14.7).
@@ -246,6 +249,8 @@ struct Config {
     chip_len: u32,
     ids: [u16; 4],
     unlock_addr: [u16; 2],
+    /// `x-legacy-migration`: emit nothing, as v5 (machine type nor-5.0).
+    legacy_migration: bool,
 }
 
 /// The AMD/Fujitsu parallel NOR flash.
@@ -383,6 +388,7 @@ impl ParallelNorCfi02Flash {
                     v.int("unlock-addr0") as u16 & COMMAND_ADDR_MASK,
                     v.int("unlock-addr1") as u16 & COMMAND_ADDR_MASK,
                 ],
+                legacy_migration: v.bool(crate::migration::compat::LEGACY_MIGRATION_PROP),
             },
             cfi: Vec::new(),
             cycle: Cycle::Read,
@@ -415,7 +421,7 @@ impl ParallelNorCfi02Flash {
 
     /// Restores the canonical state; the timer is re-armed at its remaining
     /// time from the current clock (the array is loaded separately, see
-    /// [`ParallelNorDevice::load_ram_block`]).
+    /// [`FlashDevice::load_ram_block`](crate::device::FlashDevice::load_ram_block)).
     pub fn from_state(&mut self, state: &State) {
         self.cycle = state.cycle;
         self.bypass = state.bypass;
@@ -815,4 +821,24 @@ impl ParallelNorDevice for ParallelNorCfi02Flash {
     fn tagged(state: State) -> DeviceState {
         DeviceState::Cfi02V6(state)
     }
+
+    fn sections(&self) -> Vec<crate::migration::VmStateEntry> {
+        self.migration_entries()
+    }
+
+    fn save_sections(&self) -> Vec<crate::migration::SavedSection> {
+        self.migration_save()
+    }
+
+    fn load_section(
+        &mut self,
+        idstr: &str,
+        _version: u32,
+        value: &crate::migration::SectionValue,
+    ) -> Result<(), String> {
+        self.migration_load(idstr, value)
+    }
+
+    /// Nothing runs after the load (no section: power-on state, as v5).
+    fn after_incoming(&mut self) {}
 }

@@ -11,6 +11,7 @@ use super::nor_flash::{NorFlash, TimerOwner};
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
 use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
+use crate::migration::{SavedSection, SectionValue, VmStateEntry};
 use crate::props::{PropDef, PropKind, PropValue};
 use crate::storage::Storage;
 
@@ -380,11 +381,19 @@ pub trait ParallelNorDevice: Clone + std::fmt::Debug + Send + Sync + 'static {
     fn restore(&mut self, state: &Self::State);
     /// The state as a [`DeviceState`].
     fn tagged(state: Self::State) -> DeviceState;
-
-    /// Loads the array (the RAM block of a migration); the drive is left alone.
-    fn load_ram_block(&mut self, array: &Storage) {
-        self.parallel_mut().nor_mut().load_array(array);
-    }
+    /// The sections the device registers ([`FlashDevice::vmstate_entries`]).
+    fn sections(&self) -> Vec<VmStateEntry>;
+    /// The wire copies of the sections it emits ([`FlashDevice::save_vmstate`]).
+    fn save_sections(&self) -> Vec<SavedSection>;
+    /// Loads one incoming section ([`FlashDevice::load_vmstate`]).
+    fn load_section(
+        &mut self,
+        idstr: &str,
+        version: u32,
+        value: &SectionValue,
+    ) -> Result<(), String>;
+    /// Runs once after a whole incoming stream ([`FlashDevice::post_incoming`]).
+    fn after_incoming(&mut self);
 }
 
 impl<D: ParallelNorDevice> TimerOwner for D {
@@ -472,9 +481,35 @@ impl<D: ParallelNorDevice> FlashDevice for D {
     fn migrated(&self) -> Box<dyn FlashDevice> {
         let mut dest = D::realize(self.props(), self.backend().clone())
             .expect("a realized device's properties realize again");
-        dest.load_ram_block(self.array());
+        dest.load_ram_block(self.array().clone());
         dest.restore(&self.snapshot());
         Box::new(dest)
+    }
+
+    fn vmstate_entries(&self) -> Vec<VmStateEntry> {
+        self.sections()
+    }
+
+    fn save_vmstate(&self) -> Vec<SavedSection> {
+        self.save_sections()
+    }
+
+    fn load_vmstate(
+        &mut self,
+        idstr: &str,
+        version: u32,
+        value: &SectionValue,
+    ) -> Result<(), String> {
+        self.load_section(idstr, version, value)
+    }
+
+    /// The drive is left alone: v6 writes program and erase through to it.
+    fn load_ram_block(&mut self, array: Storage) {
+        self.parallel_mut().nor_mut().load_array(&array);
+    }
+
+    fn post_incoming(&mut self) {
+        self.after_incoming();
     }
 }
 
