@@ -6,6 +6,9 @@
 //! served from the array without reaching the command logic. Also the
 //! bus-level shaping of query answers: address-to-index shifts and the
 //! replication of one chip's answer over every chip of the bank.
+//!
+//! A command set on top implements [`ParallelNorDevice`]; the
+//! [`FlashDevice`] interface is implemented here, once, for all of them.
 
 use super::nor_flash::{NorFlash, TimerOwner};
 use crate::backend::BlockBackend;
