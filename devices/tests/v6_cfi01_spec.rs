@@ -364,7 +364,7 @@ fn restored_state_continues_identically() {
     wr(&mut a, 0x2000, 4, 1);
     wr(&mut a, 0x2000, 4, 0x1111_1111);
     let mut b = erased(VIRT);
-    b.load_ram_block(a.array());
+    b.load_ram_block(a.array().clone());
     b.from_state(&a.state());
     assert_eq!(b.state(), a.state());
     for d in [&mut a, &mut b] {

@@ -1537,11 +1537,11 @@ impl V6 {
         let mut fresh = V6::new(cfg, self.view().backend().fork());
         match (self, &mut fresh) {
             (V6::Cfi01(a), V6::Cfi01(b)) => {
-                b.load_ram_block(a.array());
+                b.load_ram_block(a.array().clone());
                 b.from_state(&a.state());
             }
             (V6::Cfi02(a), V6::Cfi02(b)) => {
-                b.load_ram_block(a.array());
+                b.load_ram_block(a.array().clone());
                 b.from_state(&a.state());
             }
             _ => unreachable!("same family"),

@@ -15,17 +15,15 @@ use super::cfi::{
 };
 use super::nor_flash::{
     attribute_not_specified_or_zero, prop_sector_length, sector_start, EraseRegion, Geometry,
-    NorFlash, TimerOwner, NAME_NOT_SPECIFIED, PROP_IDS, PROP_NAME, PROP_NUM_BLOCKS,
+    NorFlash, NAME_NOT_SPECIFIED, PROP_IDS, PROP_NAME, PROP_NUM_BLOCKS,
 };
 use super::parallel::{
-    BusConfig, BusGeometry, Endianness, ParallelNorFlash, PROP_BIG_ENDIAN_BOOL, PROP_DEVICE_WIDTH,
-    PROP_MAX_DEVICE_WIDTH, PROP_WIDTH,
+    BusConfig, BusGeometry, Endianness, ParallelNorDevice, ParallelNorFlash, PROP_BIG_ENDIAN_BOOL,
+    PROP_DEVICE_WIDTH, PROP_MAX_DEVICE_WIDTH, PROP_WIDTH,
 };
 use crate::backend::BlockBackend;
-use crate::clock::Nanos;
-use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
+use crate::device::{DeviceError, DeviceState};
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
-use crate::storage::Storage;
 use serde::{Deserialize, Serialize};
 
 /// QOM-style type name.
@@ -368,7 +366,7 @@ impl ParallelNorCfi01Flash {
     }
 
     /// Restores the canonical state (the array is loaded separately, see
-    /// [`Self::load_ram_block`]).
+    /// [`FlashDevice::load_ram_block`](crate::device::FlashDevice::load_ram_block)).
     pub fn from_state(&mut self, state: &State) {
         self.wcycle = state.wcycle;
         self.cmd = state.cmd;
@@ -376,19 +374,6 @@ impl ParallelNorCfi01Flash {
         self.counter = state.counter;
         self.bus.set_romd(state.romd);
         self.write_buffer = state.write_buffer.clone();
-    }
-
-    /// Loads the array (the RAM block of a migration).
-    pub fn load_ram_block(&mut self, array: &Storage) {
-        self.bus.nor_mut().load_array(array);
-    }
-
-    /// A copy whose drive is detached.
-    fn forked(&self) -> ParallelNorCfi01Flash {
-        ParallelNorCfi01Flash {
-            bus: self.bus.fork(),
-            ..self.clone()
-        }
     }
 
     /// "Go to read array" (RA in the spec): ROMD on, expect a command.
@@ -651,65 +636,57 @@ impl CommonFlashMemoryInterface for ParallelNorCfi01Flash {
     }
 }
 
-impl TimerOwner for ParallelNorCfi01Flash {
-    fn nor_flash(&self) -> &NorFlash {
-        self.bus.nor()
-    }
-    fn nor_flash_mut(&mut self) -> &mut NorFlash {
-        self.bus.nor_mut()
-    }
-    /// The Intel command set as QEMU 7.2.22 models it has no timing at all
-    /// (§14.16): it never arms the timer, so this never runs.
-    fn timer_expired(&mut self) {}
-}
+impl ParallelNorDevice for ParallelNorCfi01Flash {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+    type State = State;
 
-impl FlashDevice for ParallelNorCfi01Flash {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
+    fn realize(
+        props: &[(String, String)],
+        backend: BlockBackend,
+    ) -> Result<ParallelNorCfi01Flash, DeviceError> {
+        ParallelNorCfi01Flash::new(props, backend)
     }
 
-    fn window_size(&self) -> u64 {
-        self.bus.window_size()
+    fn props(&self) -> &[(String, String)] {
+        &self.config.props
     }
 
-    fn romd(&self) -> bool {
-        self.bus.romd()
+    fn parallel(&self) -> &ParallelNorFlash {
+        &self.bus
     }
 
-    fn rom_read(&self, addr: u64, size: usize) -> u64 {
-        self.bus.rom_read(addr, size)
+    fn parallel_mut(&mut self) -> &mut ParallelNorFlash {
+        &mut self.bus
     }
 
     /// A read in I/O mode (§9). Accesses are non-secure, so with `secure` on
     /// they return array data and touch no state (§5.1).
-    fn io_read(&mut self, addr: u64, size: u32) -> u64 {
+    fn command_read(&mut self, addr: u64, size: u32) -> u64 {
         use IntelCommand::*;
         if self.config.secure {
             return self.bus.read_data(addr, size);
         }
-        // The memory core truncates the answer to the access size.
-        mask(size)
-            & match self.cmd {
-                ReadArray => self.bus.read_data(addr, size),
-                AltWordProgram | BlockErase | AltBlockErase | WordProgram | ClearStatus
-                | LockSetup | ReadStatus | WriteToBuffer => {
-                    // Status at any address (quirk §14.5).
-                    self.bus.bus().replicate_status(self.status, size) as u64
-                }
-                ReadIdentifier => self.read_identifier(addr, size) as u64,
-                CfiQuery => self.read_cfi(addr, size) as u64,
-                AmdProbe => {
-                    // Not a state QEMU can hold (only a crafted state gets here):
-                    // QEMU resets the cycle and reads the array, ROMD left off.
-                    self.wcycle = 0;
-                    self.cmd = ReadArray;
-                    self.bus.read_data(addr, size)
-                }
+        match self.cmd {
+            ReadArray => self.bus.read_data(addr, size),
+            AltWordProgram | BlockErase | AltBlockErase | WordProgram | ClearStatus | LockSetup
+            | ReadStatus | WriteToBuffer => {
+                // Status at any address (quirk §14.5).
+                self.bus.bus().replicate_status(self.status, size) as u64
             }
+            ReadIdentifier => self.read_identifier(addr, size) as u64,
+            CfiQuery => self.read_cfi(addr, size) as u64,
+            AmdProbe => {
+                // Not a state QEMU can hold (only a crafted state gets here):
+                // QEMU resets the cycle and reads the array, ROMD left off.
+                self.wcycle = 0;
+                self.cmd = ReadArray;
+                self.bus.read_data(addr, size)
+            }
+        }
     }
 
     /// A write (§7). Non-secure writes are rejected with `secure` on (§5.1).
-    fn io_write(&mut self, addr: u64, size: u32, value: u64) {
+    fn command_write(&mut self, addr: u64, size: u32, value: u64) {
         if self.config.secure {
             return;
         }
@@ -728,20 +705,8 @@ impl FlashDevice for ParallelNorCfi01Flash {
         }
     }
 
-    fn now(&self) -> Nanos {
-        self.bus.nor().now()
-    }
-
-    fn next_deadline(&self) -> Option<Nanos> {
-        self.bus.nor().deadline()
-    }
-
-    fn advance(&mut self, ns: Nanos) {
-        NorFlash::advance(self, ns);
-    }
-
     /// Device reset (§13): `counter` is deliberately left alone.
-    fn reset(&mut self) {
+    fn command_reset(&mut self) {
         self.cmd = IntelCommand::ReadArray;
         self.wcycle = 0;
         self.bus.set_romd(true);
@@ -749,46 +714,31 @@ impl FlashDevice for ParallelNorCfi01Flash {
         self.write_buffer = None;
     }
 
-    fn array(&self) -> &Storage {
-        self.bus.nor().array()
+    /// The Intel command set as QEMU 7.2.22 models it has no timing at all
+    /// (§14.16): it never arms the timer, so this never runs.
+    fn timer_fired(&mut self) {}
+
+    fn snapshot(&self) -> State {
+        self.state()
     }
 
-    fn backend(&self) -> &BlockBackend {
-        self.bus.nor().backend()
+    fn restore(&mut self, state: &State) {
+        self.from_state(state);
     }
 
-    fn ram_block_name(&self) -> &str {
-        self.bus.nor().name()
+    fn tagged(state: State) -> DeviceState {
+        DeviceState::Cfi01V6(state)
     }
 
-    fn state(&self) -> DeviceState {
-        DeviceState::Cfi01V6(ParallelNorCfi01Flash::state(self))
-    }
-
-    fn fork(&self) -> Box<dyn FlashDevice> {
-        Box::new(self.forked())
-    }
-
-    /// Lossless: a fresh device with the same properties and drive, the
-    /// array copied and the whole canonical state restored; the clock
-    /// restarts at 0.
-    fn migrated(&self) -> Box<dyn FlashDevice> {
-        let mut dest = ParallelNorCfi01Flash::new(&self.config.props, self.backend().clone())
-            .expect("a realized device's properties realize again");
-        dest.load_ram_block(self.array());
-        dest.from_state(&ParallelNorCfi01Flash::state(self));
-        Box::new(dest)
-    }
-
-    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+    fn sections(&self) -> Vec<crate::migration::VmStateEntry> {
         self.migration_entries()
     }
 
-    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+    fn save_sections(&self) -> Vec<crate::migration::SavedSection> {
         self.migration_save()
     }
 
-    fn load_vmstate(
+    fn load_section(
         &mut self,
         idstr: &str,
         _version: u32,
@@ -797,11 +747,7 @@ impl FlashDevice for ParallelNorCfi01Flash {
         self.migration_load(idstr, value)
     }
 
-    fn load_ram_block(&mut self, array: Storage) {
-        ParallelNorCfi01Flash::load_ram_block(self, &array);
-    }
-
     /// Nothing runs after the load: the array arrives as a RAM block and
     /// program/erase write through to the (shared) drive.
-    fn post_incoming(&mut self) {}
+    fn after_incoming(&mut self) {}
 }

@@ -15,18 +15,17 @@ use super::cfi::{
 };
 use super::nor_flash::{
     attribute_not_specified_or_zero, prop_sector_length, sector_start, EraseRegion, Geometry,
-    NorFlash, TimerOwner, MAX_ERASE_REGIONS, NAME_NOT_SPECIFIED, PROP_IDS, PROP_NAME,
-    PROP_NUM_BLOCKS, PROP_REGION_NUM_BLOCKS, PROP_REGION_SECTOR_LENGTH,
+    NorFlash, MAX_ERASE_REGIONS, NAME_NOT_SPECIFIED, PROP_IDS, PROP_NAME, PROP_NUM_BLOCKS,
+    PROP_REGION_NUM_BLOCKS, PROP_REGION_SECTOR_LENGTH,
 };
 use super::parallel::{
-    BusConfig, BusGeometry, Endianness, ParallelNorFlash, PROP_BIG_ENDIAN_U8, PROP_MAPPINGS,
-    PROP_WIDTH,
+    BusConfig, BusGeometry, Endianness, ParallelNorDevice, ParallelNorFlash, PROP_BIG_ENDIAN_U8,
+    PROP_MAPPINGS, PROP_WIDTH,
 };
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
-use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
+use crate::device::{DeviceError, DeviceState};
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
-use crate::storage::Storage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -422,7 +421,7 @@ impl ParallelNorCfi02Flash {
 
     /// Restores the canonical state; the timer is re-armed at its remaining
     /// time from the current clock (the array is loaded separately, see
-    /// [`Self::load_ram_block`]).
+    /// [`FlashDevice::load_ram_block`](crate::device::FlashDevice::load_ram_block)).
     pub fn from_state(&mut self, state: &State) {
         self.cycle = state.cycle;
         self.bypass = state.bypass;
@@ -433,19 +432,6 @@ impl ParallelNorCfi02Flash {
         self.erase_queue = state.erase_queue.clone();
         self.erase_time_remaining = state.suspended_erase_ns.unwrap_or(0);
         self.bus.nor_mut().restore_timer(state.timer_remaining);
-    }
-
-    /// Loads the array (the RAM block of a migration).
-    pub fn load_ram_block(&mut self, array: &Storage) {
-        self.bus.nor_mut().load_array(array);
-    }
-
-    /// A copy whose drive is detached.
-    fn forked(&self) -> ParallelNorCfi02Flash {
-        ParallelNorCfi02Flash {
-            bus: self.bus.fork(),
-            ..self.clone()
-        }
     }
 
     /// Chip offset of a window address: through the mirror alias, then
@@ -626,58 +612,31 @@ impl CommonFlashMemoryInterface for ParallelNorCfi02Flash {
     }
 }
 
-impl TimerOwner for ParallelNorCfi02Flash {
-    fn nor_flash(&self) -> &NorFlash {
-        self.bus.nor()
+impl ParallelNorDevice for ParallelNorCfi02Flash {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+    type State = State;
+
+    fn realize(
+        props: &[(String, String)],
+        backend: BlockBackend,
+    ) -> Result<ParallelNorCfi02Flash, DeviceError> {
+        ParallelNorCfi02Flash::new(props, backend)
     }
 
-    fn nor_flash_mut(&mut self) -> &mut NorFlash {
-        self.bus.nor_mut()
+    fn props(&self) -> &[(String, String)] {
+        &self.config.props
     }
 
-    /// The one timer (§11). It fires whatever the state is then: outside a
-    /// sector erase it aborts any sequence in progress (quirk §14.6).
-    fn timer_expired(&mut self) {
-        if self.cycle == Cycle::SectorErase {
-            if self.status & DQ3 == 0 {
-                // The window closed: the erase runs.
-                self.status |= DQ3;
-                let busy = self.erase_time();
-                self.bus.nor_mut().arm_timer(busy);
-                return;
-            }
-            self.erase_queue.clear();
-            self.sectors_to_erase = 0;
-            self.status &= !DQ3;
-        }
-        self.status ^= DQ7;
-        if self.bypass {
-            self.back_to_bypass();
-        } else {
-            self.read_array_mode();
-        }
-    }
-}
-
-impl FlashDevice for ParallelNorCfi02Flash {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
+    fn parallel(&self) -> &ParallelNorFlash {
+        &self.bus
     }
 
-    fn window_size(&self) -> u64 {
-        self.bus.window_size()
-    }
-
-    fn romd(&self) -> bool {
-        self.bus.romd()
-    }
-
-    fn rom_read(&self, addr: u64, size: usize) -> u64 {
-        self.bus.rom_read(addr, size)
+    fn parallel_mut(&mut self) -> &mut ParallelNorFlash {
+        &mut self.bus
     }
 
     /// A read in I/O mode (§9). Status reads toggle DQ6/DQ2 (quirk §14.3).
-    fn io_read(&mut self, addr: u64, size: u32) -> u64 {
+    fn command_read(&mut self, addr: u64, size: u32) -> u64 {
         // The lazy return to ROMD (§6); this read is still a device read.
         if !self.bus.romd() && self.cycle == Cycle::Read {
             self.read_counter = self.read_counter.saturating_add(1);
@@ -687,39 +646,37 @@ impl FlashDevice for ParallelNorCfi02Flash {
         }
         let offset = self.chip_offset(addr);
         let index = self.bus.bus().wrapped_query_index(offset);
-        // The memory core truncates the answer to the access size.
-        mask(size)
-            & match self.cycle {
-                // Reads are allowed during the unlock cycles of any sequence.
-                Cycle::Read
-                | Cycle::FirstUnlock
-                | Cycle::Unlocked
-                | Cycle::EraseSetup
-                | Cycle::EraseFirstUnlock
-                | Cycle::EraseUnlocked => {
-                    if self.erase_suspended() && self.sector_queued(offset) {
-                        self.status ^= DQ2;
-                        self.status as u64
-                    } else {
-                        self.bus.read_data(offset, size)
-                    }
-                }
-                Cycle::Autoselect => self.read_autoselect(offset, index, size),
-                Cycle::ChipErase | Cycle::SectorErase => {
+        match self.cycle {
+            // Reads are allowed during the unlock cycles of any sequence.
+            Cycle::Read
+            | Cycle::FirstUnlock
+            | Cycle::Unlocked
+            | Cycle::EraseSetup
+            | Cycle::EraseFirstUnlock
+            | Cycle::EraseUnlocked => {
+                if self.erase_suspended() && self.sector_queued(offset) {
                     self.status ^= DQ2;
-                    self.status ^= DQ6;
                     self.status as u64
+                } else {
+                    self.bus.read_data(offset, size)
                 }
-                Cycle::Program => {
-                    self.status ^= DQ6;
-                    self.status as u64
-                }
-                Cycle::CfiQuery | Cycle::AutoselectCfiQuery => table_entry(&self.cfi, index) as u64,
             }
+            Cycle::Autoselect => self.read_autoselect(offset, index, size),
+            Cycle::ChipErase | Cycle::SectorErase => {
+                self.status ^= DQ2;
+                self.status ^= DQ6;
+                self.status as u64
+            }
+            Cycle::Program => {
+                self.status ^= DQ6;
+                self.status as u64
+            }
+            Cycle::CfiQuery | Cycle::AutoselectCfiQuery => table_entry(&self.cfi, index) as u64,
+        }
     }
 
     /// A write (§7).
-    fn io_write(&mut self, addr: u64, size: u32, value: u64) {
+    fn command_write(&mut self, addr: u64, size: u32, value: u64) {
         let b = value as u8;
         // Pre-check (§7.1): 0xF0 resets, except as program data and while an
         // erase runs; from autoselect-CFI it returns to autoselect.
@@ -824,64 +781,56 @@ impl FlashDevice for ParallelNorCfi02Flash {
         }
     }
 
-    fn now(&self) -> Nanos {
-        self.bus.nor().now()
-    }
-
-    fn next_deadline(&self) -> Option<Nanos> {
-        self.bus.nor().deadline()
-    }
-
-    fn advance(&mut self, ns: Nanos) {
-        NorFlash::advance(self, ns);
-    }
-
     /// Device reset (§13): only the command cycle. Bypass, ROMD, status, the
     /// timer and the erase bookkeeping survive (quirk §14.5).
-    fn reset(&mut self) {
+    fn command_reset(&mut self) {
         self.cycle = Cycle::Read;
     }
 
-    fn array(&self) -> &Storage {
-        self.bus.nor().array()
+    /// The one timer (§11). It fires whatever the state is then: outside a
+    /// sector erase it aborts any sequence in progress (quirk §14.6).
+    fn timer_fired(&mut self) {
+        if self.cycle == Cycle::SectorErase {
+            if self.status & DQ3 == 0 {
+                // The window closed: the erase runs.
+                self.status |= DQ3;
+                let busy = self.erase_time();
+                self.bus.nor_mut().arm_timer(busy);
+                return;
+            }
+            self.erase_queue.clear();
+            self.sectors_to_erase = 0;
+            self.status &= !DQ3;
+        }
+        self.status ^= DQ7;
+        if self.bypass {
+            self.back_to_bypass();
+        } else {
+            self.read_array_mode();
+        }
     }
 
-    fn backend(&self) -> &BlockBackend {
-        self.bus.nor().backend()
+    fn snapshot(&self) -> State {
+        self.state()
     }
 
-    fn ram_block_name(&self) -> &str {
-        self.bus.nor().name()
+    fn restore(&mut self, state: &State) {
+        self.from_state(state);
     }
 
-    fn state(&self) -> DeviceState {
-        DeviceState::Cfi02V6(ParallelNorCfi02Flash::state(self))
+    fn tagged(state: State) -> DeviceState {
+        DeviceState::Cfi02V6(state)
     }
 
-    fn fork(&self) -> Box<dyn FlashDevice> {
-        Box::new(self.forked())
-    }
-
-    /// Lossless: a fresh device with the same properties and drive, the
-    /// array copied and the whole canonical state restored; the clock
-    /// restarts at 0 and the timer is re-armed at its remaining time.
-    fn migrated(&self) -> Box<dyn FlashDevice> {
-        let mut dest = ParallelNorCfi02Flash::new(&self.config.props, self.backend().clone())
-            .expect("a realized device's properties realize again");
-        dest.load_ram_block(self.array());
-        dest.from_state(&ParallelNorCfi02Flash::state(self));
-        Box::new(dest)
-    }
-
-    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+    fn sections(&self) -> Vec<crate::migration::VmStateEntry> {
         self.migration_entries()
     }
 
-    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+    fn save_sections(&self) -> Vec<crate::migration::SavedSection> {
         self.migration_save()
     }
 
-    fn load_vmstate(
+    fn load_section(
         &mut self,
         idstr: &str,
         _version: u32,
@@ -890,10 +839,6 @@ impl FlashDevice for ParallelNorCfi02Flash {
         self.migration_load(idstr, value)
     }
 
-    fn load_ram_block(&mut self, array: Storage) {
-        ParallelNorCfi02Flash::load_ram_block(self, &array);
-    }
-
     /// Nothing runs after the load (no section: power-on state, as v5).
-    fn post_incoming(&mut self) {}
+    fn after_incoming(&mut self) {}
 }

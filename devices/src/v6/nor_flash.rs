@@ -501,6 +501,23 @@ mod tests {
     }
 
     #[test]
+    fn write_back_is_refused_past_the_image_end() {
+        // 768 bytes: the last 512-byte block is partial. QEMU widens the
+        // write-back to [512, 1024), which the block layer refuses.
+        let backend = BlockBackend::memory(768, 0xFF, true);
+        let mut nor = NorFlash::realize("t", "t", Geometry::uniform(3, 256), 768, backend).unwrap();
+        assert!(nor.program(700, &[0x12]));
+        assert_eq!(nor.array().byte(700), 0x12);
+        assert_eq!(nor.backend().image().unwrap().byte(700), 0xFF);
+        assert!(nor.program(10, &[0x34]));
+        assert_eq!(nor.backend().image().unwrap().byte(10), 0x34);
+        // An erase reaching past the array is clipped in RAM, refused on disk.
+        assert!(nor.erase(0, 1024));
+        assert_eq!(nor.array().byte(10), 0xFF);
+        assert_eq!(nor.backend().image().unwrap().byte(10), 0x34);
+    }
+
+    #[test]
     fn program_and_erase_write_back_unless_read_only() {
         let backend = BlockBackend::memory(8192, 0xFF, true);
         let mut nor =

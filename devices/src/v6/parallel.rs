@@ -6,9 +6,17 @@
 //! served from the array without reaching the command logic. Also the
 //! bus-level shaping of query answers: address-to-index shifts and the
 //! replication of one chip's answer over every chip of the bank.
+//!
+//! A command set on top implements [`ParallelNorDevice`]; the
+//! [`FlashDevice`] interface is implemented here, once, for all of them.
 
-use super::nor_flash::NorFlash;
+use super::nor_flash::{NorFlash, TimerOwner};
+use crate::backend::BlockBackend;
+use crate::clock::Nanos;
+use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
+use crate::migration::{SavedSection, SectionValue, VmStateEntry};
 use crate::props::{PropDef, PropKind, PropValue};
+use crate::storage::Storage;
 
 /// QOM-style name of this abstract level.
 pub const TYPE_NAME: &str = "parallel-nor-flash";
@@ -340,6 +348,171 @@ impl ParallelNorFlash {
         }
         let old = self.read_data(offset, width);
         self.program(offset, width, old & value)
+    }
+}
+
+/// What a command set adds to a [`ParallelNorFlash`] to make a device: its
+/// read and write functions, reset, timer callback and canonical state.
+/// Every implementor is a [`FlashDevice`] (and a [`TimerOwner`]) through the
+/// implementations below, which hold what all parallel NOR devices share.
+pub trait ParallelNorDevice: Clone + std::fmt::Debug + Send + Sync + 'static {
+    /// QOM-style type name.
+    const TYPE_NAME: &'static str;
+    /// The canonical state.
+    type State;
+    /// Realizes a device from its properties and drive.
+    fn realize(props: &[(String, String)], backend: BlockBackend) -> Result<Self, DeviceError>;
+    /// The properties it was realized from.
+    fn props(&self) -> &[(String, String)];
+    /// The bus binding (and through it the NOR core).
+    fn parallel(&self) -> &ParallelNorFlash;
+    /// The bus binding, mutably.
+    fn parallel_mut(&mut self) -> &mut ParallelNorFlash;
+    /// One access through the device's read function (ROMD off), before the
+    /// memory core truncates it to `size` bytes.
+    fn command_read(&mut self, addr: u64, size: u32) -> u64;
+    /// One access through the device's write function; `value` is already
+    /// truncated to `size` bytes.
+    fn command_write(&mut self, addr: u64, size: u32, value: u64);
+    /// Device reset.
+    fn command_reset(&mut self);
+    /// The NOR core's timer fired; the clock stands at its deadline.
+    fn timer_fired(&mut self);
+    /// The canonical state.
+    fn snapshot(&self) -> Self::State;
+    /// Restores the canonical state (timers re-armed from now).
+    fn restore(&mut self, state: &Self::State);
+    /// The state as a [`DeviceState`].
+    fn tagged(state: Self::State) -> DeviceState;
+    /// The sections the device registers ([`FlashDevice::vmstate_entries`]).
+    fn sections(&self) -> Vec<VmStateEntry>;
+    /// The wire copies of the sections it emits ([`FlashDevice::save_vmstate`]).
+    fn save_sections(&self) -> Vec<SavedSection>;
+    /// Loads one incoming section ([`FlashDevice::load_vmstate`]).
+    fn load_section(
+        &mut self,
+        idstr: &str,
+        version: u32,
+        value: &SectionValue,
+    ) -> Result<(), String>;
+    /// Runs once after a whole incoming stream ([`FlashDevice::post_incoming`]).
+    fn after_incoming(&mut self);
+}
+
+impl<D: ParallelNorDevice> TimerOwner for D {
+    fn nor_flash(&self) -> &NorFlash {
+        self.parallel().nor()
+    }
+
+    fn nor_flash_mut(&mut self) -> &mut NorFlash {
+        self.parallel_mut().nor_mut()
+    }
+
+    fn timer_expired(&mut self) {
+        self.timer_fired();
+    }
+}
+
+impl<D: ParallelNorDevice> FlashDevice for D {
+    fn type_name(&self) -> &'static str {
+        D::TYPE_NAME
+    }
+
+    fn window_size(&self) -> u64 {
+        self.parallel().window_size()
+    }
+
+    fn romd(&self) -> bool {
+        self.parallel().romd()
+    }
+
+    fn rom_read(&self, addr: u64, size: usize) -> u64 {
+        self.parallel().rom_read(addr, size)
+    }
+
+    fn io_read(&mut self, addr: u64, size: u32) -> u64 {
+        // The memory core truncates the answer to the access size.
+        self.command_read(addr, size) & mask(size)
+    }
+
+    fn io_write(&mut self, addr: u64, size: u32, value: u64) {
+        self.command_write(addr, size, value);
+    }
+
+    fn now(&self) -> Nanos {
+        self.parallel().nor().now()
+    }
+
+    fn next_deadline(&self) -> Option<Nanos> {
+        self.parallel().nor().deadline()
+    }
+
+    fn advance(&mut self, ns: Nanos) {
+        NorFlash::advance(self, ns);
+    }
+
+    fn reset(&mut self) {
+        self.command_reset();
+    }
+
+    fn array(&self) -> &Storage {
+        self.parallel().nor().array()
+    }
+
+    fn backend(&self) -> &BlockBackend {
+        self.parallel().nor().backend()
+    }
+
+    fn ram_block_name(&self) -> &str {
+        self.parallel().nor().name()
+    }
+
+    fn state(&self) -> DeviceState {
+        D::tagged(self.snapshot())
+    }
+
+    fn fork(&self) -> Box<dyn FlashDevice> {
+        let mut copy = self.clone();
+        *copy.parallel_mut() = self.parallel().fork();
+        Box::new(copy)
+    }
+
+    /// Lossless (v6 migrates everything): a fresh device with the same
+    /// properties and drive, the array copied and the whole canonical state
+    /// restored; the clock restarts at 0 and timers are re-armed at their
+    /// remaining time.
+    fn migrated(&self) -> Box<dyn FlashDevice> {
+        let mut dest = D::realize(self.props(), self.backend().clone())
+            .expect("a realized device's properties realize again");
+        dest.load_ram_block(self.array().clone());
+        dest.restore(&self.snapshot());
+        Box::new(dest)
+    }
+
+    fn vmstate_entries(&self) -> Vec<VmStateEntry> {
+        self.sections()
+    }
+
+    fn save_vmstate(&self) -> Vec<SavedSection> {
+        self.save_sections()
+    }
+
+    fn load_vmstate(
+        &mut self,
+        idstr: &str,
+        version: u32,
+        value: &SectionValue,
+    ) -> Result<(), String> {
+        self.load_section(idstr, version, value)
+    }
+
+    /// The drive is left alone: v6 writes program and erase through to it.
+    fn load_ram_block(&mut self, array: Storage) {
+        self.parallel_mut().nor_mut().load_array(&array);
+    }
+
+    fn post_incoming(&mut self) {
+        self.after_incoming();
     }
 }
 
