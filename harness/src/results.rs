@@ -259,6 +259,12 @@ pub fn assemble(
 ) -> Results {
     records.sort_by_cached_key(|r| (r.scenario.clone(), chain_key(project, &r.chain), r.seed));
     details.sort_by_cached_key(|d| (chain_key(project, &d.chain), d.scenario.clone(), d.seed));
+    // One example of an expected loss per chain: the smallest (scenario,
+    // seed), whichever shard or worker found it, so merges equal single runs.
+    let mut seen_chains = BTreeSet::new();
+    details.retain(|d| {
+        !(d.expected && d.outcome == Some(Outcome::Lossy)) || seen_chains.insert(d.chain.clone())
+    });
     run.trials = tally.trials;
     run.ops = tally.ops;
     if run.duration_s > 0.0 {
@@ -281,13 +287,18 @@ pub fn assemble(
 }
 
 /// True if this trial deserves a detail section: unexpected and not
-/// identical, or the first lossy trial of its chain (`seen_lossy` tracks those).
-pub fn wants_detail(t: &TrialOutcome, seen_lossy: &mut BTreeSet<Vec<String>>) -> bool {
+/// identical, or a lossy trial that is the first of its (chain, scenario)
+/// seen here (`seen_lossy` tracks those; seeds arrive in increasing order,
+/// so the first is the smallest). [`assemble`] keeps one per chain.
+pub fn wants_detail(t: &TrialOutcome, seen_lossy: &mut BTreeSet<(Vec<String>, String)>) -> bool {
     if !t.as_expected() && t.result.outcome != Outcome::Identical {
         return true;
     }
     t.result.outcome == Outcome::Lossy
-        && seen_lossy.insert(t.chain.iter().map(|v| v.name.clone()).collect())
+        && seen_lossy.insert((
+            t.chain.iter().map(|v| v.name.clone()).collect(),
+            t.scenario.name.clone(),
+        ))
 }
 
 /// Builds the results of a run from its trials. Unexpected trials are shrunk
@@ -300,10 +311,25 @@ pub fn build(
     regressions: Option<&Path>,
 ) -> Results {
     let checks = static_checks(project);
-    let mut seen = BTreeSet::new();
+    // Every unexpected trial, and per chain the lossy one with the smallest
+    // (scenario, seed) — the one `assemble` would keep.
+    let mut best_lossy: BTreeMap<Vec<String>, &TrialOutcome> = BTreeMap::new();
+    for t in trials
+        .iter()
+        .filter(|t| t.as_expected() && t.result.outcome == Outcome::Lossy)
+    {
+        let chain: Vec<String> = t.chain.iter().map(|v| v.name.clone()).collect();
+        let better = best_lossy
+            .get(&chain)
+            .is_none_or(|b| (&t.scenario.name, t.seed) < (&b.scenario.name, b.seed));
+        if better {
+            best_lossy.insert(chain, t);
+        }
+    }
     let details = trials
         .iter()
-        .filter(|t| wants_detail(t, &mut seen))
+        .filter(|t| !t.as_expected() && t.result.outcome != Outcome::Identical)
+        .chain(best_lossy.into_values())
         .map(|t| detail(t, &checks, if t.as_expected() { None } else { regressions }))
         .collect();
     let records: Vec<TrialRecord> = trials.iter().map(record_of).collect();
