@@ -242,8 +242,10 @@ fn run_trial_inner(
                         loss_allowed(&board.version, dst, &board.machine.machine_type, targets);
                     board = next;
                 }
+                // No op index here: reasons are grouped by text in reports
+                // (the op sequence shows where the migration was).
                 Err(r) => refusals.push(format!(
-                    "{} -> {} refused at op {i}: {}",
+                    "{} -> {} refused: {}",
                     board.version.name, dst.name, r.reason
                 )),
             }
