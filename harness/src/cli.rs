@@ -222,6 +222,19 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
     println!("report: {}", paths.html.display());
     println!("results: {}", paths.json.display());
     let unexpected: u64 = results.cells.iter().map(|c| c.unexpected).sum();
+    for c in &results.cells {
+        // An expected loss or refusal that never showed is worth knowing:
+        // the features may promise less than the code does.
+        for o in [reports::Outcome::Lossy, reports::Outcome::Refused] {
+            if c.expected.contains(&o) && c.counts.get(&o).copied().unwrap_or(0) == 0 {
+                println!(
+                    "note: {}: {} was expected by the features but no trial showed it",
+                    c.chain.join("->"),
+                    o.name()
+                );
+            }
+        }
+    }
     for d in results.details.iter().filter(|d| !d.expected) {
         println!(
             "FAILED {} {} seed {}: {} — {}\n  reproduce: {}",
