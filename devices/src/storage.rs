@@ -55,6 +55,15 @@ impl Page {
     }
 }
 
+/// A borrowed view of one page (see [`Storage::page_view`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageView<'a> {
+    /// Stored as one repeated byte.
+    Fill(u8),
+    /// Stored bytes (they may still all be equal).
+    Data(&'a [u8]),
+}
+
 #[derive(Clone, Debug)]
 struct Group {
     pages: Vec<Page>,
@@ -266,6 +275,17 @@ impl Storage {
         let mut buf = vec![0u8; n];
         self.read(start, &mut buf);
         buf
+    }
+
+    /// Page `index` without copying: its fill byte, or its bytes (shorter
+    /// for a partial last page).
+    pub fn page_view(&self, index: usize) -> PageView<'_> {
+        let start = (index as u64) << PAGE_SHIFT;
+        let n = (self.len - start).min(PAGE_SIZE as u64) as usize;
+        match self.page(index) {
+            Page::Fill(b) => PageView::Fill(*b),
+            Page::Data(d) => PageView::Data(&d[..n]),
+        }
     }
 
     /// If page `index` holds one repeated byte, that byte.
