@@ -242,9 +242,23 @@ impl Storage {
                 let page = src.page(index).clone();
                 *self.page_mut(index) = page;
             } else {
-                let mut buf = vec![0u8; n];
-                src.read(pos, &mut buf);
-                self.write(pos, &buf);
+                let page = self.page_mut(index);
+                match src.page(index) {
+                    Page::Fill(b) => page.make_mut()[in_page..in_page + n].fill(*b),
+                    Page::Data(d) => {
+                        page.make_mut()[in_page..in_page + n]
+                            .copy_from_slice(&d[in_page..in_page + n]);
+                    }
+                }
+                // Now equal to the source's page as a whole (the usual case
+                // of a write-back: the rest of the page was already in
+                // sync): share it, so that `dirty_pages` and `==` skip it
+                // by pointer instead of comparing its bytes.
+                let src_page = src.page(index);
+                if self.page(index).same_as(src_page) {
+                    let shared = src_page.clone();
+                    *self.page_mut(index) = shared;
+                }
             }
             pos += n as u64;
         }
@@ -396,6 +410,26 @@ mod tests {
         assert_eq!(s.byte(2 * PAGE_SIZE as u64 + 100), 7);
         assert_eq!(s.page_fill(1), Some(0xFF));
         assert_eq!(s.page_fill(0), None);
+    }
+
+    #[test]
+    fn partial_copy_shares_the_page_once_it_is_in_sync() {
+        let mut array = Storage::filled(2 * PAGE_SIZE as u64, 0xFF);
+        let mut image = array.clone();
+        array.write(PAGE_SIZE as u64 + 8, &[1, 2, 3, 4]);
+        array.write(PAGE_SIZE as u64 + 900, &[5]);
+        // Write-back of the first range only: the page is not in sync yet.
+        image.copy_range_from(&array, PAGE_SIZE as u64, 512);
+        assert_eq!(image.dirty_pages(&array), vec![1]);
+        assert_eq!(image.byte(PAGE_SIZE as u64 + 900), 0xFF);
+        // The second range completes it: the page is now shared.
+        image.copy_range_from(&array, PAGE_SIZE as u64 + 512, 512);
+        assert!(image.dirty_pages(&array).is_empty());
+        assert_eq!(image.private_pages(&array), 0);
+        // Writing the array again leaves the image alone.
+        array.write(PAGE_SIZE as u64 + 8, &[9]);
+        assert_eq!(image.byte(PAGE_SIZE as u64 + 8), 1);
+        assert_eq!(image.dirty_pages(&array), vec![1]);
     }
 
     #[test]
