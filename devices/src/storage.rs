@@ -73,7 +73,9 @@ struct Group {
 #[derive(Clone, Debug)]
 pub struct Storage {
     len: u64,
-    groups: Vec<Arc<Group>>,
+    /// The group table is shared too, so cloning any array is O(1); the
+    /// first write after a clone copies the table (one pointer per MiB).
+    groups: Arc<Vec<Arc<Group>>>,
 }
 
 impl Storage {
@@ -92,7 +94,10 @@ impl Storage {
             }));
         }
         debug_assert_eq!(out.len(), groups);
-        Storage { len, groups: out }
+        Storage {
+            len,
+            groups: Arc::new(out),
+        }
     }
 
     /// An array holding a copy of `bytes`.
@@ -122,7 +127,7 @@ impl Storage {
     }
 
     fn page_mut(&mut self, index: usize) -> &mut Page {
-        let group = Arc::make_mut(&mut self.groups[index >> GROUP_SHIFT]);
+        let group = Arc::make_mut(&mut Arc::make_mut(&mut self.groups)[index >> GROUP_SHIFT]);
         &mut group.pages[index & (GROUP_PAGES - 1)]
     }
 
@@ -223,6 +228,13 @@ impl Storage {
     /// pages instead of copying them. Both arrays must have the same length.
     pub fn copy_range_from(&mut self, src: &Storage, off: u64, len: u64) {
         assert_eq!(self.len, src.len, "copy_range_from between different sizes");
+        if Arc::ptr_eq(&self.groups, &src.groups) {
+            return;
+        }
+        if off == 0 && len >= self.len {
+            self.groups = src.groups.clone();
+            return;
+        }
         let end = off + len;
         let mut pos = off;
         let group_bytes = (GROUP_PAGES * PAGE_SIZE) as u64;
@@ -231,7 +243,7 @@ impl Storage {
             let g = (pos / group_bytes) as usize;
             if pos.is_multiple_of(group_bytes) && pos + group_bytes <= end && g < self.groups.len()
             {
-                self.groups[g] = src.groups[g].clone();
+                Arc::make_mut(&mut self.groups)[g] = src.groups[g].clone();
                 pos += group_bytes;
                 continue;
             }
@@ -269,7 +281,10 @@ impl Storage {
     pub fn dirty_pages(&self, base: &Storage) -> Vec<usize> {
         assert_eq!(self.len, base.len, "dirty_pages between different sizes");
         let mut out = Vec::new();
-        for (g, (a, b)) in self.groups.iter().zip(&base.groups).enumerate() {
+        if Arc::ptr_eq(&self.groups, &base.groups) {
+            return out;
+        }
+        for (g, (a, b)) in self.groups.iter().zip(base.groups.iter()).enumerate() {
             if Arc::ptr_eq(a, b) {
                 continue;
             }
@@ -346,7 +361,10 @@ impl Storage {
     /// (a measure of what a fork has cost so far).
     pub fn private_pages(&self, other: &Storage) -> usize {
         let mut n = 0;
-        for (a, b) in self.groups.iter().zip(&other.groups) {
+        if Arc::ptr_eq(&self.groups, &other.groups) {
+            return 0;
+        }
+        for (a, b) in self.groups.iter().zip(other.groups.iter()) {
             if Arc::ptr_eq(a, b) {
                 continue;
             }
