@@ -3,32 +3,42 @@
 //! judged on these figures, never by timing assertions in tests.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use devices::migration::Machine;
+use devices::migration::{Capability, Machine};
 use devices::{bus_read, bus_write, BlockBackend, DeviceSpec, FlashDevice};
 use std::hint::black_box;
 
-fn cfi01(mib: u64) -> Box<dyn FlashDevice> {
+/// A cfi01 bank of `mib` MiB on `drive`; `bank` names its RAM block
+/// (two banks must not share a RAM block name).
+fn cfi01_on(mib: u64, bank: usize, drive: BlockBackend) -> Box<dyn FlashDevice> {
     let blocks = mib * 4; // 256 KiB sectors
     let spec = DeviceSpec::parse(&format!(
-        "cfi.pflash01,name=flash{mib},num-blocks={blocks},sector-length=0x40000,width=4,device-width=2,id0=0x89,id1=0x18"
+        "cfi.pflash01,name=flash{bank},num-blocks={blocks},sector-length=0x40000,width=4,device-width=2,id0=0x89,id1=0x18"
     ))
     .expect("spec");
-    devices::create(&spec, BlockBackend::memory(mib << 20, 0xFF, true)).expect("device")
+    devices::create(&spec, drive).expect("device")
 }
 
-fn cfi02() -> Box<dyn FlashDevice> {
+fn cfi02_on(drive: BlockBackend) -> Box<dyn FlashDevice> {
     let spec = DeviceSpec::parse(
         "cfi.pflash02,name=musicpal.flash,num-blocks=128,sector-length=0x10000,width=2,mappings=4,id0=0xBF,id1=0x236D,unlock-addr0=0x5555,unlock-addr1=0x2AAA",
     )
     .expect("spec");
-    devices::create(&spec, BlockBackend::memory(8 << 20, 0xFF, true)).expect("device")
+    devices::create(&spec, drive).expect("device")
+}
+
+fn cfi01(mib: u64, bank: usize) -> Box<dyn FlashDevice> {
+    cfi01_on(mib, bank, BlockBackend::memory(mib << 20, 0xFF, true))
+}
+
+fn cfi02() -> Box<dyn FlashDevice> {
+    cfi02_on(BlockBackend::memory(8 << 20, 0xFF, true))
 }
 
 fn accesses(c: &mut Criterion) {
     const N: u64 = 1024;
     let mut g = c.benchmark_group("access");
     g.throughput(Throughput::Elements(N));
-    let mut dev = cfi01(64);
+    let mut dev = cfi01(64, 0);
     g.bench_function("romd_read_w4", |b| {
         b.iter(|| {
             for i in 0..N {
@@ -79,15 +89,16 @@ fn accesses(c: &mut Criterion) {
 }
 
 /// A machine of two cfi01 banks of `mib` MiB each and a cfi02, with about
-/// 1 MiB touched (one word programmed in each of 256 pages of bank 0).
+/// 1 MiB touched (one word programmed in each of 256 pages of bank 0), with
+/// `x-ignore-shared` (the destination opens the same drives).
 fn machine(mib: u64) -> Machine {
-    let mut devs = vec![cfi01(mib), cfi01(mib), cfi02()];
+    let mut devs = vec![cfi01(mib, 0), cfi01(mib, 1), cfi02()];
     for i in 0..256u64 {
         let a = (i * 4096) % (mib << 20);
         bus_write(devs[0].as_mut(), a, 4, 0x40);
         bus_write(devs[0].as_mut(), a, 4, i);
     }
-    Machine::new("nor-5.0", devs)
+    Machine::new("nor-5.0", devs).with_capability(Capability::XIgnoreShared)
 }
 
 fn forks_and_migrations(c: &mut Criterion) {
@@ -100,7 +111,15 @@ fn forks_and_migrations(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("save_load", mib), &m, |b, m| {
             b.iter(|| {
                 let bytes = m.save();
-                let mut dst = Machine::new("nor-5.0", vec![cfi01(mib), cfi01(mib), cfi02()]);
+                // The destination opens the source's drives (shared storage).
+                let drive = |i: usize| m.devices[i].backend().fork();
+                let devs = vec![
+                    cfi01_on(mib, 0, drive(0)),
+                    cfi01_on(mib, 1, drive(1)),
+                    cfi02_on(drive(2)),
+                ];
+                let mut dst =
+                    Machine::new("nor-5.0", devs).with_capability(Capability::XIgnoreShared);
                 dst.load_into(&bytes).expect("load");
                 black_box(dst)
             })

@@ -55,6 +55,15 @@ impl Page {
     }
 }
 
+/// A borrowed view of one page (see [`Storage::page_view`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageView<'a> {
+    /// Stored as one repeated byte.
+    Fill(u8),
+    /// Stored bytes (they may still all be equal).
+    Data(&'a [u8]),
+}
+
 #[derive(Clone, Debug)]
 struct Group {
     pages: Vec<Page>,
@@ -64,7 +73,9 @@ struct Group {
 #[derive(Clone, Debug)]
 pub struct Storage {
     len: u64,
-    groups: Vec<Arc<Group>>,
+    /// The group table is shared too, so cloning any array is O(1); the
+    /// first write after a clone copies the table (one pointer per MiB).
+    groups: Arc<Vec<Arc<Group>>>,
 }
 
 impl Storage {
@@ -83,7 +94,10 @@ impl Storage {
             }));
         }
         debug_assert_eq!(out.len(), groups);
-        Storage { len, groups: out }
+        Storage {
+            len,
+            groups: Arc::new(out),
+        }
     }
 
     /// An array holding a copy of `bytes`.
@@ -113,7 +127,7 @@ impl Storage {
     }
 
     fn page_mut(&mut self, index: usize) -> &mut Page {
-        let group = Arc::make_mut(&mut self.groups[index >> GROUP_SHIFT]);
+        let group = Arc::make_mut(&mut Arc::make_mut(&mut self.groups)[index >> GROUP_SHIFT]);
         &mut group.pages[index & (GROUP_PAGES - 1)]
     }
 
@@ -214,6 +228,13 @@ impl Storage {
     /// pages instead of copying them. Both arrays must have the same length.
     pub fn copy_range_from(&mut self, src: &Storage, off: u64, len: u64) {
         assert_eq!(self.len, src.len, "copy_range_from between different sizes");
+        if Arc::ptr_eq(&self.groups, &src.groups) {
+            return;
+        }
+        if off == 0 && len >= self.len {
+            self.groups = src.groups.clone();
+            return;
+        }
         let end = off + len;
         let mut pos = off;
         let group_bytes = (GROUP_PAGES * PAGE_SIZE) as u64;
@@ -222,7 +243,7 @@ impl Storage {
             let g = (pos / group_bytes) as usize;
             if pos.is_multiple_of(group_bytes) && pos + group_bytes <= end && g < self.groups.len()
             {
-                self.groups[g] = src.groups[g].clone();
+                Arc::make_mut(&mut self.groups)[g] = src.groups[g].clone();
                 pos += group_bytes;
                 continue;
             }
@@ -233,9 +254,23 @@ impl Storage {
                 let page = src.page(index).clone();
                 *self.page_mut(index) = page;
             } else {
-                let mut buf = vec![0u8; n];
-                src.read(pos, &mut buf);
-                self.write(pos, &buf);
+                let page = self.page_mut(index);
+                match src.page(index) {
+                    Page::Fill(b) => page.make_mut()[in_page..in_page + n].fill(*b),
+                    Page::Data(d) => {
+                        page.make_mut()[in_page..in_page + n]
+                            .copy_from_slice(&d[in_page..in_page + n]);
+                    }
+                }
+                // Now equal to the source's page as a whole (the usual case
+                // of a write-back: the rest of the page was already in
+                // sync): share it, so that `dirty_pages` and `==` skip it
+                // by pointer instead of comparing its bytes.
+                let src_page = src.page(index);
+                if self.page(index).same_as(src_page) {
+                    let shared = src_page.clone();
+                    *self.page_mut(index) = shared;
+                }
             }
             pos += n as u64;
         }
@@ -246,7 +281,10 @@ impl Storage {
     pub fn dirty_pages(&self, base: &Storage) -> Vec<usize> {
         assert_eq!(self.len, base.len, "dirty_pages between different sizes");
         let mut out = Vec::new();
-        for (g, (a, b)) in self.groups.iter().zip(&base.groups).enumerate() {
+        if Arc::ptr_eq(&self.groups, &base.groups) {
+            return out;
+        }
+        for (g, (a, b)) in self.groups.iter().zip(base.groups.iter()).enumerate() {
             if Arc::ptr_eq(a, b) {
                 continue;
             }
@@ -266,6 +304,17 @@ impl Storage {
         let mut buf = vec![0u8; n];
         self.read(start, &mut buf);
         buf
+    }
+
+    /// Page `index` without copying: its fill byte, or its bytes (shorter
+    /// for a partial last page).
+    pub fn page_view(&self, index: usize) -> PageView<'_> {
+        let start = (index as u64) << PAGE_SHIFT;
+        let n = (self.len - start).min(PAGE_SIZE as u64) as usize;
+        match self.page(index) {
+            Page::Fill(b) => PageView::Fill(*b),
+            Page::Data(d) => PageView::Data(&d[..n]),
+        }
     }
 
     /// If page `index` holds one repeated byte, that byte.
@@ -312,7 +361,10 @@ impl Storage {
     /// (a measure of what a fork has cost so far).
     pub fn private_pages(&self, other: &Storage) -> usize {
         let mut n = 0;
-        for (a, b) in self.groups.iter().zip(&other.groups) {
+        if Arc::ptr_eq(&self.groups, &other.groups) {
+            return 0;
+        }
+        for (a, b) in self.groups.iter().zip(other.groups.iter()) {
             if Arc::ptr_eq(a, b) {
                 continue;
             }
@@ -376,6 +428,26 @@ mod tests {
         assert_eq!(s.byte(2 * PAGE_SIZE as u64 + 100), 7);
         assert_eq!(s.page_fill(1), Some(0xFF));
         assert_eq!(s.page_fill(0), None);
+    }
+
+    #[test]
+    fn partial_copy_shares_the_page_once_it_is_in_sync() {
+        let mut array = Storage::filled(2 * PAGE_SIZE as u64, 0xFF);
+        let mut image = array.clone();
+        array.write(PAGE_SIZE as u64 + 8, &[1, 2, 3, 4]);
+        array.write(PAGE_SIZE as u64 + 900, &[5]);
+        // Write-back of the first range only: the page is not in sync yet.
+        image.copy_range_from(&array, PAGE_SIZE as u64, 512);
+        assert_eq!(image.dirty_pages(&array), vec![1]);
+        assert_eq!(image.byte(PAGE_SIZE as u64 + 900), 0xFF);
+        // The second range completes it: the page is now shared.
+        image.copy_range_from(&array, PAGE_SIZE as u64 + 512, 512);
+        assert!(image.dirty_pages(&array).is_empty());
+        assert_eq!(image.private_pages(&array), 0);
+        // Writing the array again leaves the image alone.
+        array.write(PAGE_SIZE as u64 + 8, &[9]);
+        assert_eq!(image.byte(PAGE_SIZE as u64 + 8), 1);
+        assert_eq!(image.dirty_pages(&array), vec![1]);
     }
 
     #[test]

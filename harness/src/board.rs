@@ -5,7 +5,7 @@
 
 use crate::generator::TrialOp;
 use crate::machines::Version;
-use devices::migration::{compat, Machine, MachineBuilder};
+use devices::migration::{compat, Capability, Machine, MachineBuilder};
 use devices::{bus_read, bus_write, BlockBackend, DeviceState, FlashDevice, Storage};
 use std::sync::Arc;
 
@@ -97,13 +97,19 @@ impl Board {
             .iter()
             .map(|m| m.to_string())
             .collect();
-        let machine = Machine::new(&version.machine_type, devs).with_builder(
-            offered,
-            Arc::new(VersionBuilder {
-                version: version.clone(),
-                images,
-            }),
-        );
+        // Every trial machine enables x-ignore-shared: a destination opens
+        // the source's drives (shared storage), so only the pages that differ
+        // from the drive image travel, and migration cost follows what the
+        // guest touched rather than the flash size.
+        let machine = Machine::new(&version.machine_type, devs)
+            .with_builder(
+                offered,
+                Arc::new(VersionBuilder {
+                    version: version.clone(),
+                    images,
+                }),
+            )
+            .with_capability(Capability::XIgnoreShared);
         Ok(Board {
             version: version.clone(),
             machine,

@@ -41,6 +41,24 @@ pub enum LoadError {
         received: u32,
         local: u32,
     },
+    /// `configuration/capabilities` names a capability this loader does not
+    /// know (QEMU 7.2 `get_capability`, migration/savevm.c).
+    #[error("Received unknown capability {name} (at byte {offset})")]
+    UnknownCapability { offset: usize, name: String },
+    /// A validated capability is enabled on one side only (QEMU 7.2
+    /// `configuration_validate_capabilities`, migration/savevm.c).
+    #[error(
+        "Capability {capability} is {local}, but received capability is {received} \
+         (at byte {offset})",
+        local = if *local { "on" } else { "off" },
+        received = if *received { "on" } else { "off" }
+    )]
+    CapabilityMismatch {
+        offset: usize,
+        capability: String,
+        local: bool,
+        received: bool,
+    },
     /// No local registration matches the section's id string and instance id.
     #[error(
         "Unknown savevm section or instance '{idstr}' {instance}. Make sure that your current \
@@ -118,6 +136,15 @@ pub enum LoadError {
         received: u64,
         local: u64,
     },
+    /// With `x-ignore-shared`, a shared block's guest address differs
+    /// (QEMU 7.2 `ram_load_precopy`, migration/ram.c).
+    #[error("Mismatched GPAs for block {name} {received}!= {local} (at byte {offset})")]
+    RamBlockAddress {
+        offset: usize,
+        name: String,
+        received: i64,
+        local: i64,
+    },
     /// A page record names a block that is not known locally.
     #[error("Can't find block {name} (at byte {offset})")]
     RamPageBlock { offset: usize, name: String },
@@ -166,6 +193,8 @@ pub enum LoadErrorKind {
     Format,
     /// Machine type or target page size not accepted.
     MachineType,
+    /// A migration capability unknown here or not enabled on both sides.
+    Capability,
     /// Unknown section id string or instance id.
     UnknownSection,
     /// A version too new or too old.
@@ -191,6 +220,9 @@ impl LoadError {
             | ConfigurationMissing { offset, .. }
             | MachineType { offset, .. }
             | TargetPageBits { offset, .. }
+            | UnknownCapability { offset, .. }
+            | CapabilityMismatch { offset, .. }
+            | RamBlockAddress { offset, .. }
             | UnknownSection { offset, .. }
             | UnsupportedVersion { offset, .. }
             | VersionTooNew { offset, .. }
@@ -221,14 +253,16 @@ impl LoadError {
             | UnsupportedFormat { .. }
             | ConfigurationMissing { .. } => LoadErrorKind::Format,
             MachineType { .. } | TargetPageBits { .. } => LoadErrorKind::MachineType,
+            UnknownCapability { .. } | CapabilityMismatch { .. } => LoadErrorKind::Capability,
             UnknownSection { .. } => LoadErrorKind::UnknownSection,
             UnsupportedVersion { .. } | VersionTooNew { .. } | VersionTooOld { .. } => {
                 LoadErrorKind::Version
             }
             UnknownSubsection { .. } => LoadErrorKind::UnknownSubsection,
-            UnknownRamBlock { .. } | RamBlockSize { .. } | RamPageBlock { .. } => {
-                LoadErrorKind::RamBlock
-            }
+            UnknownRamBlock { .. }
+            | RamBlockSize { .. }
+            | RamBlockAddress { .. }
+            | RamPageBlock { .. } => LoadErrorKind::RamBlock,
             RamNoBlock { .. }
             | IllegalRamOffset { .. }
             | RamFlags { .. }

@@ -24,7 +24,7 @@ pub mod vmstate;
 pub mod wire;
 
 pub use error::{LoadError, LoadErrorKind, LoadFailure};
-pub use stream::{LoadReport, Machine, MachineBuilder};
+pub use stream::{Capability, LoadReport, Machine, MachineBuilder};
 pub use vmstate::{
     FieldDesc, FieldKind, FieldValue, Hooks, SectionValue, SubsectionDesc, VmStateDescription,
 };

@@ -18,7 +18,7 @@ use super::vmstate::{self, SectionCtx, SectionValue, VmStateDescription, QEMU_VM
 use super::wire::{Reader, Writer};
 use super::{EntryRole, SavedSection};
 use crate::device::FlashDevice;
-use crate::storage::{Storage, PAGE_SIZE};
+use crate::storage::{PageView, Storage, PAGE_SIZE};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
@@ -76,6 +76,44 @@ const TARGET_PAGE_MASK: u64 = !((1u64 << TARGET_PAGE_BITS) - 1);
 pub const CONFIGURATION: &str = "configuration";
 /// The configuration subsection carrying the target page bits.
 pub const CONFIGURATION_TARGET_PAGE_BITS: &str = "configuration/target-page-bits";
+/// The configuration subsection listing the enabled validated capabilities.
+pub const CONFIGURATION_CAPABILITIES: &str = "configuration/capabilities";
+
+/// A migration capability that both sides must agree on (QEMU validates
+/// only these in `configuration_validate_capabilities`, migration/savevm.c).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Capability {
+    /// `x-ignore-shared`: RAM blocks whose backing the destination shares
+    /// are not sent. Here: a flash with a drive sends only the pages that
+    /// differ from its drive image; the destination, which opens the same
+    /// drive, keeps its own (realize-time) contents for the others.
+    XIgnoreShared,
+}
+
+impl Capability {
+    /// Every capability this implementation knows (all are validated).
+    pub const ALL: [Capability; 1] = [Capability::XIgnoreShared];
+
+    /// QEMU's name (`MigrationCapability_str`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::XIgnoreShared => "x-ignore-shared",
+        }
+    }
+
+    /// The capability called `name`, if known.
+    pub fn from_name(name: &[u8]) -> Option<Capability> {
+        Capability::ALL
+            .into_iter()
+            .find(|c| c.name().as_bytes() == name)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Builds the devices of this release started with another machine type it
 /// offers (QEMU: the destination started with `-M <type>`), fresh and with
@@ -96,6 +134,9 @@ pub struct Machine {
     pub offered: Vec<String>,
     /// Devices in registration order: this decides instance ids.
     pub devices: Vec<Box<dyn FlashDevice>>,
+    /// Enabled migration capabilities (QEMU's `migrate-set-capabilities`),
+    /// in [`Capability::ALL`] order.
+    capabilities: Vec<Capability>,
     builder: Option<Arc<dyn MachineBuilder>>,
 }
 
@@ -105,6 +146,7 @@ impl fmt::Debug for Machine {
             .field("machine_type", &self.machine_type)
             .field("offered", &self.offered)
             .field("devices", &self.devices)
+            .field("capabilities", &self.capabilities)
             .field("builder", &self.builder.is_some())
             .finish()
     }
@@ -147,6 +189,10 @@ struct Registration {
     role: EntryRole,
 }
 
+/// Guest address of every RAM block (sent with `x-ignore-shared`): these
+/// machines have no memory map.
+const RAM_BLOCK_ADDR: u64 = 0;
+
 /// Section id of `ram`; device registrations follow from 1.
 const RAM_SECTION_ID: u32 = 0;
 
@@ -184,17 +230,85 @@ fn footer(w: &mut Writer, section_id: u32) {
     w.be32(section_id);
 }
 
-fn write_configuration(w: &mut Writer, machine_type: &str) {
+fn write_configuration(w: &mut Writer, machine_type: &str, capabilities: &[Capability]) {
     w.u8(QEMU_VM_CONFIGURATION);
     w.str_be32(machine_type);
     w.u8(QEMU_VM_SUBSECTION);
     w.str_u8(CONFIGURATION_TARGET_PAGE_BITS);
     w.be32(1);
     w.be32(TARGET_PAGE_BITS);
+    // QEMU 7.2's `vmstate_capabilites`: sent only when a validated
+    // capability is enabled; version 1, be32 count (`caps_count`), then per
+    // capability a u8 length and the name (`put_capability`).
+    if !capabilities.is_empty() {
+        w.u8(QEMU_VM_SUBSECTION);
+        w.str_u8(CONFIGURATION_CAPABILITIES);
+        w.be32(1);
+        w.be32(capabilities.len() as u32);
+        for c in capabilities {
+            w.str_u8(c.name());
+        }
+    }
 }
 
-fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice]) {
+/// The pages of `d`'s RAM block that go on the wire: all of them, or with
+/// `x-ignore-shared` and a drive the destination shares, only those that
+/// differ from the drive image (shared page groups are skipped unread).
+fn pages_to_send(d: &dyn FlashDevice, ignore_shared: bool) -> Option<Vec<usize>> {
+    if !ignore_shared {
+        return None;
+    }
+    let image = d.backend().image()?;
+    let array = d.array();
+    (image.len() == array.len()).then(|| array.dirty_pages(image))
+}
+
+/// One page record: header word, block name unless CONTINUE, payload.
+fn write_page(w: &mut Writer, d: &dyn FlashDevice, index: usize, first: bool) {
+    let offset = (index * PAGE_SIZE) as u64;
+    let cont = if first { 0 } else { RAM_SAVE_FLAG_CONTINUE };
+    // A page that is one repeated byte travels as ZERO with that byte
+    // (QEMU's loader memsets the page with it).
+    let array = d.array();
+    let (flag, data) = match array.page_fill(index) {
+        Some(b) => (RAM_SAVE_FLAG_ZERO, Err(b)),
+        None => match array.page_view(index) {
+            PageView::Data(bytes) => (RAM_SAVE_FLAG_PAGE, Ok(bytes)),
+            PageView::Fill(b) => (RAM_SAVE_FLAG_ZERO, Err(b)),
+        },
+    };
+    w.be64(offset | flag | cont);
+    if first {
+        w.str_u8(d.ram_block_name());
+    }
+    match data {
+        Err(fill) => w.u8(fill),
+        Ok(bytes) => {
+            // A partial last page is padded with zeros, as the page-rounded
+            // RAM block is in QEMU.
+            w.bytes(bytes);
+            w.fill(0, PAGE_SIZE - bytes.len());
+        }
+    }
+}
+
+fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice], ignore_shared: bool) {
     let total: u64 = devices.iter().map(|d| ram_block_len(d.array().len())).sum();
+    let pages: Vec<Option<Vec<usize>>> = devices
+        .iter()
+        .map(|d| pages_to_send(*d, ignore_shared))
+        .collect();
+    // Room for the records: a sparse page list is bounded by full pages; a
+    // whole block mostly by ZERO records (the writer grows for the rest).
+    let records: usize = devices
+        .iter()
+        .zip(&pages)
+        .map(|(d, p)| match p {
+            Some(p) => p.len() * (PAGE_SIZE + 9) + d.ram_block_name().len() + 1,
+            None => d.array().page_count() * 9 + d.ram_block_name().len() + 1,
+        })
+        .sum();
+    w.reserve(records + 64 * (devices.len() + 1));
     // START: the block list (setup).
     w.u8(QEMU_VM_SECTION_START);
     w.be32(RAM_SECTION_ID);
@@ -205,40 +319,27 @@ fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice]) {
     for d in devices {
         w.str_u8(d.ram_block_name());
         w.be64(ram_block_len(d.array().len()));
+        if ignore_shared {
+            // QEMU's ram_save_setup adds the block's guest address with
+            // ignore-shared. These machines have no memory map: 0.
+            w.be64(RAM_BLOCK_ADDR);
+        }
     }
     w.be64(RAM_SAVE_FLAG_EOS);
     footer(w, RAM_SECTION_ID);
-    // PART: every page. A page that is one repeated byte travels as ZERO
-    // with that byte (QEMU's loader memsets the page with it).
+    // PART: the pages.
     w.u8(QEMU_VM_SECTION_PART);
     w.be32(RAM_SECTION_ID);
-    for d in devices {
-        let array = d.array();
-        for index in 0..array.page_count() {
-            let offset = (index * PAGE_SIZE) as u64;
-            let cont = if index == 0 {
-                0
-            } else {
-                RAM_SAVE_FLAG_CONTINUE
-            };
-            match array.page_fill(index) {
-                Some(fill) => {
-                    w.be64(offset | RAM_SAVE_FLAG_ZERO | cont);
-                    if cont == 0 {
-                        w.str_u8(d.ram_block_name());
-                    }
-                    w.u8(fill);
+    for (d, p) in devices.iter().zip(&pages) {
+        match p {
+            None => {
+                for index in 0..d.array().page_count() {
+                    write_page(w, *d, index, index == 0);
                 }
-                None => {
-                    w.be64(offset | RAM_SAVE_FLAG_PAGE | cont);
-                    if cont == 0 {
-                        w.str_u8(d.ram_block_name());
-                    }
-                    // A partial last page is padded with zeros, as the
-                    // page-rounded RAM block is in QEMU.
-                    let mut page = array.page_bytes(index);
-                    page.resize(PAGE_SIZE, 0);
-                    w.bytes(&page);
+            }
+            Some(p) => {
+                for (i, &index) in p.iter().enumerate() {
+                    write_page(w, *d, index, i == 0);
                 }
             }
         }
@@ -258,12 +359,22 @@ fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice]) {
 /// on wire copies, so the source is provably unchanged whether or not the
 /// migration later succeeds (QEMU's `post_save` has nothing to undo).
 pub fn save_stream(machine_type: &str, devices: &[&dyn FlashDevice]) -> Vec<u8> {
+    save_stream_with(machine_type, devices, &[])
+}
+
+/// [`save_stream`] with migration capabilities enabled on the source.
+pub fn save_stream_with(
+    machine_type: &str,
+    devices: &[&dyn FlashDevice],
+    capabilities: &[Capability],
+) -> Vec<u8> {
     let regs = registrations(devices);
-    let mut w = Writer::new();
+    let ignore_shared = capabilities.contains(&Capability::XIgnoreShared);
+    let mut w = Writer::with_capacity(256);
     w.be32(QEMU_VM_FILE_MAGIC);
     w.be32(QEMU_VM_FILE_VERSION);
-    write_configuration(&mut w, machine_type);
-    write_ram(&mut w, devices);
+    write_configuration(&mut w, machine_type, capabilities);
+    write_ram(&mut w, devices, ignore_shared);
     for (device, dev) in devices.iter().enumerate() {
         for SavedSection {
             idstr,
@@ -300,8 +411,25 @@ impl Machine {
             machine_type: machine_type.to_string(),
             offered: vec![machine_type.to_string()],
             devices,
+            capabilities: Vec::new(),
             builder: None,
         }
+    }
+
+    /// Enables a migration capability (QEMU's `migrate-set-capabilities`
+    /// before `migrate` on the source, and before `migrate-incoming` on the
+    /// destination). Both sides of a migration should enable the same ones.
+    pub fn with_capability(mut self, capability: Capability) -> Machine {
+        if !self.capabilities.contains(&capability) {
+            self.capabilities.push(capability);
+            self.capabilities.sort();
+        }
+        self
+    }
+
+    /// The enabled migration capabilities.
+    pub fn capabilities(&self) -> &[Capability] {
+        &self.capabilities
     }
 
     /// Also accepts streams of the machine types in `offered`; on accepting
@@ -327,6 +455,7 @@ impl Machine {
             machine_type: self.machine_type.clone(),
             offered: self.offered.clone(),
             devices: self.devices.iter().map(|d| d.fork()).collect(),
+            capabilities: self.capabilities.clone(),
             builder: self.builder.clone(),
         }
     }
@@ -337,7 +466,7 @@ impl Machine {
 
     /// The outgoing stream of this machine. The machine is not changed.
     pub fn save(&self) -> Vec<u8> {
-        save_stream(&self.machine_type, &self.device_refs())
+        save_stream_with(&self.machine_type, &self.device_refs(), &self.capabilities)
     }
 
     /// Loads an incoming stream into this (freshly started) machine.
@@ -347,6 +476,7 @@ impl Machine {
     pub fn load_into(&mut self, bytes: &[u8]) -> Result<LoadReport, LoadFailure> {
         let mut parser = Parser::new(bytes);
         let received = parser.header_and_configuration()?;
+        parser.validate_capabilities(&self.capabilities);
         // Which devices the stream is loaded into.
         let mut rebuilt: Option<Vec<Box<dyn FlashDevice>>> = None;
         let accepted = received == self.machine_type || self.offered.contains(&received);
@@ -414,6 +544,9 @@ struct StagedBlock {
     len: u64,
     array: Storage,
     touched: bool,
+    /// The device has a drive (with `x-ignore-shared`, its unsent pages
+    /// are the drive's: shared storage).
+    shared: bool,
 }
 
 /// Everything a stream would do to the destination.
@@ -509,6 +642,8 @@ struct Parser<'a> {
     last_block: Option<Option<usize>>,
     /// Unknown block names already reported.
     unknown_blocks: BTreeSet<String>,
+    /// Capabilities the source announced, with the offset of each name.
+    received_caps: Vec<(Capability, usize)>,
 }
 
 impl<'a> Parser<'a> {
@@ -520,6 +655,7 @@ impl<'a> Parser<'a> {
             started: HashMap::new(),
             last_block: None,
             unknown_blocks: BTreeSet::new(),
+            received_caps: Vec::new(),
         }
     }
 
@@ -540,6 +676,11 @@ impl<'a> Parser<'a> {
             error,
             diagnostics: errors.collect(),
         }
+    }
+
+    /// True when the source announced `capability`.
+    fn received(&self, capability: Capability) -> bool {
+        self.received_caps.iter().any(|(c, _)| *c == capability)
     }
 
     /// Magic, version and the configuration section; returns the machine type.
@@ -590,26 +731,26 @@ impl<'a> Parser<'a> {
             if !sub.starts_with(CONFIGURATION.as_bytes()) {
                 break;
             }
-            if sub != CONFIGURATION_TARGET_PAGE_BITS.as_bytes() {
-                // configuration/capabilities and configuration/uuid are not
-                // implemented: they are unknown subsections here.
+            let known = [CONFIGURATION_TARGET_PAGE_BITS, CONFIGURATION_CAPABILITIES]
+                .into_iter()
+                .find(|k| k.as_bytes() == sub);
+            let Some(known) = known else {
+                // configuration/uuid is not implemented: an unknown
+                // subsection here.
                 return Err(LoadError::UnknownSubsection {
                     offset: self.r.offset(),
                     idstr: CONFIGURATION.to_string(),
                     instance: 0,
                     subsection: String::from_utf8_lossy(sub).into_owned(),
                 });
-            }
+            };
             self.r.seek(self.r.offset() + 2 + len);
             let at = self.r.offset();
-            let version = self
-                .r
-                .be32(&"subsection 'configuration/target-page-bits' version")?
-                as u8 as u32;
+            let version = self.r.be32(&format_args!("subsection '{known}' version"))? as u8 as u32;
             if version > 1 {
                 return Err(LoadError::VersionTooNew {
                     offset: at,
-                    vmsd: CONFIGURATION_TARGET_PAGE_BITS.to_string(),
+                    vmsd: known.to_string(),
                     version,
                     local: 1,
                 });
@@ -617,10 +758,14 @@ impl<'a> Parser<'a> {
             if version < 1 {
                 return Err(LoadError::VersionTooOld {
                     offset: at,
-                    vmsd: CONFIGURATION_TARGET_PAGE_BITS.to_string(),
+                    vmsd: known.to_string(),
                     version,
                     minimum: 1,
                 });
+            }
+            if known == CONFIGURATION_CAPABILITIES {
+                self.capabilities()?;
+                continue;
             }
             page_bits_at = self.r.offset();
             page_bits = self.r.be32(
@@ -635,6 +780,65 @@ impl<'a> Parser<'a> {
             });
         }
         Ok(name)
+    }
+
+    /// The fields of `configuration/capabilities` (QEMU 7.2's
+    /// `vmstate_capabilites`): be32 `caps_count`, then per capability a u8
+    /// length and the name. The count is not trusted for allocation: each
+    /// name is read (and bounds-checked) in turn.
+    fn capabilities(&mut self) -> Result<(), LoadError> {
+        let count = self
+            .r
+            .be32(&"section 'configuration' field 'configuration/capabilities:caps_count'")?;
+        self.received_caps.clear();
+        for i in 0..count {
+            let at = self.r.offset();
+            let len = self.r.u8(&format_args!(
+                "section 'configuration' field 'configuration/capabilities:capabilities' \
+                 element {i} length"
+            ))? as usize;
+            let name = self.r.bytes(
+                len,
+                &format_args!(
+                    "section 'configuration' field 'configuration/capabilities:capabilities' \
+                     element {i}"
+                ),
+            )?;
+            match Capability::from_name(name) {
+                Some(c) => self.received_caps.push((c, at)),
+                // get_capability fails the field: the load stops here.
+                None => {
+                    return Err(LoadError::UnknownCapability {
+                        offset: at,
+                        name: String::from_utf8_lossy(name).into_owned(),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// QEMU's `configuration_validate_capabilities`, one way only: a
+    /// capability the source enabled must be enabled here. A destination
+    /// that enabled one accepts a stream without it (QEMU 7.2 refuses that
+    /// too, "Capability x-ignore-shared is on, but received capability is
+    /// off"; here such a stream simply carries every page, which loads
+    /// correctly either way).
+    fn validate_capabilities(&mut self, local: &[Capability]) {
+        let missing: Vec<(Capability, usize)> = self
+            .received_caps
+            .iter()
+            .filter(|(c, _)| !local.contains(c))
+            .copied()
+            .collect();
+        for (c, at) in missing {
+            self.diag(LoadError::CapabilityMismatch {
+                offset: at,
+                capability: c.name().to_string(),
+                local: false,
+                received: true,
+            });
+        }
     }
 
     /// Everything after the configuration section, against `devices`.
@@ -668,6 +872,7 @@ impl<'a> Parser<'a> {
                     len: ram_block_len(d.array().len()),
                     array: d.array().clone(),
                     touched: false,
+                    shared: d.backend().has_drive(),
                 })
                 .collect(),
             sections: Vec::new(),
@@ -947,18 +1152,38 @@ impl<'a> Parser<'a> {
             let len = self
                 .r
                 .be64(&format_args!("section 'ram' length of block '{name}'"))?;
-            match staged.blocks.iter().find(|b| b.name == name) {
+            let local = staged.blocks.iter().find(|b| b.name == name);
+            match local {
                 None => {
                     self.unknown_blocks.insert(name.clone());
-                    self.diag(LoadError::UnknownRamBlock { offset: at, name });
+                    self.diag(LoadError::UnknownRamBlock {
+                        offset: at,
+                        name: name.clone(),
+                    });
                 }
                 Some(b) if b.len != len => self.diag(LoadError::RamBlockSize {
                     offset: at,
-                    name,
+                    name: name.clone(),
                     received: len,
                     local: b.len,
                 }),
                 Some(_) => {}
+            }
+            if self.received(Capability::XIgnoreShared) {
+                // ram_load_precopy: the block's guest address follows; it
+                // must match for a block that is not sent (a shared one).
+                let addr_at = self.r.offset();
+                let addr = self
+                    .r
+                    .be64(&format_args!("section 'ram' address of block '{name}'"))?;
+                if local.is_some_and(|b| b.shared) && addr != RAM_BLOCK_ADDR {
+                    self.diag(LoadError::RamBlockAddress {
+                        offset: addr_at,
+                        name: name.clone(),
+                        received: addr as i64,
+                        local: RAM_BLOCK_ADDR as i64,
+                    });
+                }
             }
             if len > left {
                 return Err(LoadError::Corrupt {

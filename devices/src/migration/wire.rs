@@ -19,6 +19,23 @@ impl Writer {
         Writer::default()
     }
 
+    /// An empty writer with room for `n` bytes.
+    pub fn with_capacity(n: usize) -> Writer {
+        Writer {
+            buf: Vec::with_capacity(n),
+        }
+    }
+
+    /// Makes room for `n` more bytes.
+    pub fn reserve(&mut self, n: usize) {
+        self.buf.reserve(n);
+    }
+
+    /// Appends `n` copies of `byte`.
+    pub fn fill(&mut self, byte: u8, n: usize) {
+        self.buf.resize(self.buf.len() + n, byte);
+    }
+
     /// Bytes written so far.
     pub fn len(&self) -> usize {
         self.buf.len()
