@@ -239,14 +239,15 @@ pub fn run_cells(
             None => groups.push(vec![c.clone()]),
         }
     }
-    let mut out: Vec<TrialOutcome> = seeds
+    // One task per (seed, source group): fine-grained enough to keep every
+    // core busy even with few seeds.
+    let tasks: Vec<(u64, &Vec<Vec<usize>>)> = seeds
+        .iter()
+        .flat_map(|seed| groups.iter().map(move |g| (*seed, g)))
+        .collect();
+    let mut out: Vec<TrialOutcome> = tasks
         .par_iter()
-        .flat_map_iter(|seed| {
-            groups
-                .iter()
-                .flat_map(|g| run_group(project, s, *seed, g))
-                .collect::<Vec<_>>()
-        })
+        .flat_map_iter(|(seed, g)| run_group(project, s, *seed, g))
         .collect();
     out.sort_by_key(|t| (chain_name(&t.chain), t.seed));
     out

@@ -182,6 +182,8 @@ fn chain_key(project: &Project, chain: &[String]) -> (usize, Vec<usize>) {
 pub struct CellTally<'p> {
     project: &'p Project,
     cells: BTreeMap<Vec<String>, Cell>,
+    /// (scenario, chain) pairs whose expected outcomes are already in their cell.
+    seen: BTreeSet<(String, Vec<String>)>,
     pub trials: u64,
     pub ops: u64,
 }
@@ -192,6 +194,7 @@ impl<'p> CellTally<'p> {
         CellTally {
             project,
             cells: BTreeMap::new(),
+            seen: BTreeSet::new(),
             trials: 0,
             ops: 0,
         }
@@ -206,11 +209,20 @@ impl<'p> CellTally<'p> {
             chain: r.chain.clone(),
             ..Cell::default()
         });
-        let chain: Option<Vec<_>> = r
-            .chain
-            .iter()
-            .map(|n| self.project.version(n).cloned())
-            .collect();
+        // Expected outcomes depend only on (scenario, chain): work them out
+        // once, not per record (soak runs stream millions of records).
+        let first = !self.seen.contains(&(r.scenario.clone(), r.chain.clone()));
+        if first {
+            self.seen.insert((r.scenario.clone(), r.chain.clone()));
+        }
+        let chain: Option<Vec<_>> = first
+            .then(|| {
+                r.chain
+                    .iter()
+                    .map(|n| self.project.version(n).cloned())
+                    .collect()
+            })
+            .flatten();
         if let (Some(s), Some(chain)) = (self.project.scenario(&r.scenario), chain) {
             for e in crate::trial::expected_outcomes(&chain, &s.devices) {
                 if !cell.expected.contains(&e) {
@@ -242,10 +254,49 @@ impl<'p> CellTally<'p> {
     }
 }
 
-/// True for records worth keeping in a results file: anything but an
-/// expected identical outcome.
-pub fn notable(r: &TrialRecord) -> bool {
-    !(r.expected && r.outcome == Some(Outcome::Identical))
+/// Expected non-identical trials listed per chain in a results file; the
+/// cell counts cover every trial, so a long soak's file stays small.
+pub const LISTED_PER_CHAIN: usize = 20;
+
+/// The trial records a results file lists: every unexpected one, and per
+/// chain the [`LISTED_PER_CHAIN`] expected non-identical ones with the
+/// smallest (scenario, seed) — a rule that gives the same list whether the
+/// trials arrive in one run or in merged shards. Memory stays bounded by
+/// the failures plus chains × the cap.
+#[derive(Default)]
+pub struct Listed {
+    unexpected: Vec<TrialRecord>,
+    examples: BTreeMap<Vec<String>, BTreeMap<(String, u64), TrialRecord>>,
+}
+
+impl Listed {
+    /// Offers one record.
+    pub fn add(&mut self, r: &TrialRecord) {
+        if !r.expected {
+            self.unexpected.push(r.clone());
+            return;
+        }
+        if r.outcome == Some(Outcome::Identical) {
+            return;
+        }
+        let chain = self.examples.entry(r.chain.clone()).or_default();
+        let key = (r.scenario.clone(), r.seed);
+        if chain.len() >= LISTED_PER_CHAIN && chain.last_key_value().is_some_and(|(k, _)| *k < key)
+        {
+            return;
+        }
+        chain.insert(key, r.clone());
+        if chain.len() > LISTED_PER_CHAIN {
+            chain.pop_last();
+        }
+    }
+
+    /// The listed records.
+    pub fn into_records(self) -> Vec<TrialRecord> {
+        let mut out = self.unexpected;
+        out.extend(self.examples.into_values().flat_map(|m| m.into_values()));
+        out
+    }
 }
 
 /// Assembles a results file (every run kind, including merges of shards,
@@ -332,10 +383,13 @@ pub fn build(
         .chain(best_lossy.into_values())
         .map(|t| detail(t, &checks, if t.as_expected() { None } else { regressions }))
         .collect();
-    let records: Vec<TrialRecord> = trials.iter().map(record_of).collect();
     let mut tally = CellTally::new(project);
-    records.iter().for_each(|r| tally.add(r));
-    assemble(project, tally, records, details, run)
+    let mut listed = Listed::default();
+    for r in trials.iter().map(record_of) {
+        tally.add(&r);
+        listed.add(&r);
+    }
+    assemble(project, tally, listed.into_records(), details, run)
 }
 
 /// The detail section of one trial: shrunk, traced, reproducer saved.

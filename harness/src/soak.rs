@@ -3,7 +3,7 @@
 //! merging shards into one report identical to a single run.
 
 use crate::matrix::{run_cells, Project};
-use crate::results::{detail, notable, record_of, static_checks, wants_detail, CellTally};
+use crate::results::{detail, record_of, static_checks, wants_detail, CellTally, Listed};
 use reports::results::{FailureDetail, TrialRecord};
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
@@ -203,7 +203,13 @@ pub fn soak(
     let t0 = Instant::now();
     let (tx, rx) = mpsc::channel::<SeedResult>();
     let checks = Arc::new(static_checks(&project));
-    let mut handles = Vec::new();
+    // Workers run in a pool of exactly `jobs` threads; the trials' own
+    // parallel loops run in the same pool, so `--jobs` bounds the cores used.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
+    let mut workers: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
     for _ in 0..jobs {
         let (project, scenarios, chains, stop, next, tx, checks) = (
             project.clone(),
@@ -216,7 +222,7 @@ pub fn soak(
         );
         let regressions = regressions.clone();
         let seed_start = args.seed_start;
-        handles.push(std::thread::spawn(move || {
+        workers.push(Box::new(move || {
             let mut seen_lossy = BTreeSet::new();
             loop {
                 if stop.load(Ordering::SeqCst) {
@@ -254,10 +260,17 @@ pub fn soak(
         }));
     }
     drop(tx);
+    let runner = std::thread::spawn(move || {
+        pool.scope(|scope| {
+            for w in workers {
+                scope.spawn(move |_| w());
+            }
+        })
+    });
 
     let progress = progress_bar(&limit, args.quiet);
     let mut tally = CellTally::new(&project);
-    let mut kept = Vec::new();
+    let mut kept = Listed::default();
     let mut details = Vec::new();
     let mut unexpected = 0u64;
     let mut counts = std::collections::BTreeMap::new();
@@ -281,9 +294,7 @@ pub fn soak(
                     ));
                 }
             }
-            if notable(r) {
-                kept.push(r.clone());
-            }
+            kept.add(r);
         }
         for d in res.details {
             append_line(&mut details_file, &d)?;
@@ -304,9 +315,7 @@ pub fn soak(
             }
         }
     }
-    for h in handles {
-        let _ = h.join();
-    }
+    let _ = runner.join();
     progress.finish_and_clear();
     trials_file.sync_all()?;
     details_file.sync_all()?;
@@ -332,7 +341,7 @@ pub fn soak(
         &started_at,
         secs,
     );
-    let results = crate::results::assemble(&project, tally, kept, details, run);
+    let results = crate::results::assemble(&project, tally, kept.into_records(), details, run);
     eprint!("{}", reports::summary_table(&results));
     let paths = reports::write_report(&results, &out, &format!("soak{suffix}"))?;
     println!("trials: {}", trials_path.display());
@@ -414,7 +423,7 @@ pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>,
 /// `norcompat merge DIR…`: joins shard results into one results file and report.
 pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports::Results, String> {
     let mut tally = CellTally::new(project);
-    let mut kept = Vec::new();
+    let mut kept = Listed::default();
     let mut details = Vec::new();
     let mut shards = Vec::new();
     let mut seen = BTreeSet::new();
@@ -438,9 +447,7 @@ pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports:
                     if seen.insert((r.scenario.clone(), r.chain.clone(), r.seed)) {
                         scenarios.insert(r.scenario.clone());
                         tally.add(&r);
-                        if notable(&r) {
-                            kept.push(r);
-                        }
+                        kept.add(&r);
                     }
                 }
             } else if name.starts_with("details") && name.ends_with(".jsonl") {
@@ -478,7 +485,7 @@ pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports:
         duration,
     );
     run.shards = shards;
-    let results = crate::results::assemble(project, tally, kept, details, run);
+    let results = crate::results::assemble(project, tally, kept.into_records(), details, run);
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(results)
 }
