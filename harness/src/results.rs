@@ -307,6 +307,7 @@ pub fn assemble(
     mut records: Vec<TrialRecord>,
     mut details: Vec<FailureDetail>,
     mut run: RunInfo,
+    checks: Vec<StaticCheck>,
 ) -> Results {
     records.sort_by_cached_key(|r| (r.scenario.clone(), chain_key(project, &r.chain), r.seed));
     details.sort_by_cached_key(|d| (chain_key(project, &d.chain), d.scenario.clone(), d.seed));
@@ -330,7 +331,7 @@ pub fn assemble(
         format: reports::results::FORMAT.to_string(),
         run,
         versions: version_infos(project),
-        static_checks: static_checks(project),
+        static_checks: checks,
         cells,
         trials: records,
         details,
@@ -389,7 +390,7 @@ pub fn build(
         tally.add(&r);
         listed.add(&r);
     }
-    assemble(project, tally, listed.into_records(), details, run)
+    assemble(project, tally, listed.into_records(), details, run, checks)
 }
 
 /// The detail section of one trial: shrunk, traced, reproducer saved.

@@ -341,7 +341,14 @@ pub fn soak(
         &started_at,
         secs,
     );
-    let results = crate::results::assemble(&project, tally, kept.into_records(), details, run);
+    let results = crate::results::assemble(
+        &project,
+        tally,
+        kept.into_records(),
+        details,
+        run,
+        checks.as_ref().clone(),
+    );
     eprint!("{}", reports::summary_table(&results));
     let paths = reports::write_report(&results, &out, &format!("soak{suffix}"))?;
     println!("trials: {}", trials_path.display());
@@ -485,7 +492,14 @@ pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports:
         duration,
     );
     run.shards = shards;
-    let results = crate::results::assemble(project, tally, kept.into_records(), details, run);
+    let results = crate::results::assemble(
+        project,
+        tally,
+        kept.into_records(),
+        details,
+        run,
+        static_checks(project),
+    );
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(results)
 }

@@ -24,10 +24,9 @@ pub fn findings(a: &Version, b: &Version) -> Vec<String> {
     out
 }
 
-/// True if the findings predict that the destination refuses the stream:
-/// the machine type is not offered, or a section or subsection the source
-/// sends does not exist in the destination. (A subsection the checker flags
-/// may only be sent mid-operation, so it predicts a possible refusal.)
+/// True if the static checker finds a section the source sends that does not
+/// exist in the destination (callers check the machine type themselves:
+/// see `trial::refusal_predicted`).
 pub fn predicts_refusal(a: &Version, b: &Version) -> bool {
     type Key = (String, std::path::PathBuf, String, std::path::PathBuf);
     static CACHE: OnceLock<Mutex<HashMap<Key, bool>>> = OnceLock::new();
@@ -41,10 +40,9 @@ pub fn predicts_refusal(a: &Version, b: &Version) -> bool {
     if let Some(v) = cache.lock().ok().and_then(|c| c.get(&key).copied()) {
         return v;
     }
-    let v = !b.release.machine_types.contains(&a.machine_type.as_str())
-        || findings(a, b)
-            .iter()
-            .any(|f| f.contains("does not exist in dest"));
+    let v = findings(a, b)
+        .iter()
+        .any(|f| f.contains("does not exist in dest"));
     if let Ok(mut c) = cache.lock() {
         c.insert(key, v);
     }
