@@ -218,6 +218,8 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         .out
         .clone()
         .unwrap_or_else(|| project.root.join(DEFAULT_OUT));
+    // A clean clone has no target/norcompat yet (nor does a fresh --out).
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let paths = reports::write_report(&results, &out, "matrix")?;
     println!("report: {}", paths.html.display());
     println!("results: {}", paths.json.display());
