@@ -44,6 +44,19 @@ pub fn create(
     }
 }
 
+/// The JSON Schema of a device type's canonical state (the shape
+/// `FlashDevice::state` serializes to), or `None` for an unknown type.
+pub fn state_schema(type_name: &str) -> Option<serde_json::Value> {
+    let schema = match type_name {
+        v5::cfi01::TYPE_NAME => schemars::schema_for!(v5::cfi01::State),
+        v5::cfi02::TYPE_NAME => schemars::schema_for!(v5::cfi02::State),
+        v6::cfi01::TYPE_NAME => schemars::schema_for!(v6::cfi01::State),
+        v6::cfi02::TYPE_NAME => schemars::schema_for!(v6::cfi02::State),
+        _ => return None,
+    };
+    Some(schema.to_value())
+}
+
 /// The window size a device of this spec would have, without realizing it
 /// (used to size a default backing image). `None` if the spec is invalid.
 pub fn window_size(spec: &DeviceSpec) -> Result<u64, DeviceError> {

@@ -35,6 +35,7 @@ use crate::clock::{Nanos, VirtualClock};
 use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
 use crate::storage::Storage;
 use commands::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// QOM type name.
@@ -44,7 +45,7 @@ pub const VMSTATE_NAME: &str = "pflash_cfi01";
 
 /// Canonical state of a v5 cfi01: everything guest-relevant except the array,
 /// in QEMU's raw encodings (Read Array is `cmd == 0x00`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct State {
     /// Write-cycle index inside a command sequence (0 = expecting a command).
     pub wcycle: u8,

@@ -24,6 +24,7 @@ use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
 use crate::storage::Storage;
 use config::Config;
 use protocol::{cmd, wcycle};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -34,7 +35,7 @@ pub const TYPE_NAME: &str = "cfi.pflash02";
 /// Canonical state of a v5 cfi02: every guest-relevant variable of QEMU's
 /// `PFlashCFI02` except the array, in QEMU's raw encodings (Read Array is
 /// `cmd == 0x00`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct State {
     /// Write cycle: 0–6, 7 = CFI, 8 = autoselect-CFI.
     pub wcycle: u8,

@@ -24,6 +24,7 @@ use super::parallel::{
 use crate::backend::BlockBackend;
 use crate::device::{DeviceError, DeviceState};
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// QOM-style type name.
@@ -66,7 +67,7 @@ pub const PROPS: &[PropDef] = &[
 
 /// Intel/Sharp commands (first bus cycle), with their CFI command bytes.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(into = "u8", try_from = "u8")]
 pub enum IntelCommand {
     /// Alternate word program setup.
@@ -156,7 +157,7 @@ const PRIMARY_TABLE: [u8; 15] = [
 ];
 
 /// An open write buffer: the staging window and what it holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WriteBuffer {
     /// Start of the window in the array (aligned to the buffer size).
     pub offset: u32,
@@ -166,7 +167,7 @@ pub struct WriteBuffer {
 
 /// Canonical state of a v6 cfi01: everything that influences a future read
 /// or write, except the array.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct State {
     /// Bus cycle inside a command sequence; 0 = expecting a command.
     pub wcycle: u8,

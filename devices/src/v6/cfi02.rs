@@ -26,6 +26,7 @@ use crate::backend::BlockBackend;
 use crate::clock::Nanos;
 use crate::device::{DeviceError, DeviceState};
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -140,7 +141,7 @@ const ID_ABSENT: u16 = 0x00FF;
 
 /// Where the command state machine stands. Each state is one of QEMU's
 /// reachable `(wcycle, cmd)` pairs, given by [`Cycle::qemu_encoding`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cycle {
     /// Read mode, expecting a command (wcycle 0).
@@ -191,7 +192,7 @@ impl Cycle {
 
 /// Canonical state of a v6 cfi02: everything that influences a future read
 /// or write, except the array.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct State {
     /// Command state machine.
     pub cycle: Cycle,
