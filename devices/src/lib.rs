@@ -16,6 +16,30 @@ pub use device::{bus_read, bus_write, DeviceError, DeviceState, FlashDevice};
 pub use props::DeviceSpec;
 pub use storage::Storage;
 
+/// QOM-style parent of each type of the v6 hierarchy (the interface
+/// `common-flash-memory-interface` is not a parent). The v5 types have none.
+const TYPE_PARENTS: &[(&str, &str)] = &[
+    (v6::cfi01::TYPE_NAME, v6::parallel::TYPE_NAME),
+    (v6::cfi02::TYPE_NAME, v6::parallel::TYPE_NAME),
+    (v6::parallel::TYPE_NAME, v6::nor_flash::TYPE_NAME),
+];
+
+/// True if type `ty` is `ancestor` or one of its subclasses (QOM's
+/// `object_dynamic_cast`): compat properties name a type and apply to its
+/// subclasses, as QEMU's `GlobalProperty` does.
+pub fn type_is_a(ty: &str, ancestor: &str) -> bool {
+    let mut t = ty;
+    loop {
+        if t == ancestor {
+            return true;
+        }
+        match TYPE_PARENTS.iter().find(|(child, _)| *child == t) {
+            Some((_, parent)) => t = parent,
+            None => return false,
+        }
+    }
+}
+
 /// Every device type name `create` accepts.
 pub const KNOWN_TYPES: &[&str] = &[
     v5::cfi01::TYPE_NAME,

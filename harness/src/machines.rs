@@ -4,34 +4,12 @@
 
 use crate::features::{FeatureDecl, KNOWN_FEATURES};
 use crate::toml_error::FileError;
-use devices::{BlockBackend, DeviceSpec};
+use devices::{type_is_a, BlockBackend, DeviceSpec};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use devices::migration::compat::{Release, RELEASES};
-
-/// QOM-style parents of each device type (compat properties match a type and
-/// its subclasses, as QEMU's `GlobalProperty` does).
-const TYPE_PARENTS: &[(&str, &str)] = &[
-    ("parallel-nor-cfi01-flash", "parallel-nor-flash"),
-    ("parallel-nor-cfi02-flash", "parallel-nor-flash"),
-    ("parallel-nor-flash", "nor-flash"),
-];
-
-/// True if `ty` is `ancestor` or one of its subclasses.
-pub fn type_is_a(ty: &str, ancestor: &str) -> bool {
-    let mut t = ty;
-    loop {
-        if t == ancestor {
-            return true;
-        }
-        match TYPE_PARENTS.iter().find(|(c, _)| *c == t) {
-            Some((_, p)) => t = p,
-            None => return false,
-        }
-    }
-}
 
 /// Looks up a release by name.
 pub fn release(name: &str) -> Option<&'static Release> {
@@ -414,11 +392,5 @@ features = ["write-buffer", { name = "migrates-command-state", if = { not = "mac
         assert!(e.message.contains("unknown feature 'teleport'"), "{e}");
         let e = parse(&GOOD.replace("cfi.pflash01", "cfi.pflash03")).unwrap_err();
         assert!(e.message.contains("not part of release v5"), "{e}");
-    }
-
-    #[test]
-    fn compat_properties_match_subclasses() {
-        assert!(type_is_a("parallel-nor-cfi01-flash", "nor-flash"));
-        assert!(!type_is_a("cfi.pflash01", "nor-flash"));
     }
 }

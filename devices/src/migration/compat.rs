@@ -40,19 +40,13 @@ pub struct GlobalProperty {
     pub value: &'static str,
 }
 
-/// Compat properties of machine type `nor-5.0` (what `hw_compat_5_0` would hold).
-pub const HW_COMPAT_5_0: &[GlobalProperty] = &[
-    GlobalProperty {
-        driver: V6_CFI01_TYPE,
-        property: LEGACY_MIGRATION_PROP,
-        value: "on",
-    },
-    GlobalProperty {
-        driver: V6_CFI02_TYPE,
-        property: LEGACY_MIGRATION_PROP,
-        value: "on",
-    },
-];
+/// Compat properties of machine type `nor-5.0` (what `hw_compat_5_0` would
+/// hold): on the abstract `parallel-nor-flash`, so both v6 flash types get it.
+pub const HW_COMPAT_5_0: &[GlobalProperty] = &[GlobalProperty {
+    driver: crate::v6::parallel::TYPE_NAME,
+    property: LEGACY_MIGRATION_PROP,
+    value: "on",
+}];
 
 /// A release: the device types it ships and the machine types it offers
 /// (the first one is its default).
@@ -85,7 +79,8 @@ pub fn release_of(type_name: &str) -> Option<&'static Release> {
     RELEASES.iter().find(|r| r.types.contains(&type_name))
 }
 
-/// The compat properties machine type `machine_type` applies to `type_name`.
+/// The compat properties machine type `machine_type` applies to `type_name`
+/// (those whose driver is the type or one of its ancestors).
 pub fn compat_props(machine_type: &str, type_name: &str) -> Vec<(String, String)> {
     let table: &[GlobalProperty] = match machine_type {
         NOR_5_0 => HW_COMPAT_5_0,
@@ -93,7 +88,7 @@ pub fn compat_props(machine_type: &str, type_name: &str) -> Vec<(String, String)
     };
     table
         .iter()
-        .filter(|p| p.driver == type_name)
+        .filter(|p| crate::type_is_a(type_name, p.driver))
         .map(|p| (p.property.to_string(), p.value.to_string()))
         .collect()
 }
@@ -143,8 +138,23 @@ mod tests {
             compat_props(NOR_5_0, V6_CFI01_TYPE),
             vec![(LEGACY_MIGRATION_PROP.to_string(), "on".to_string())]
         );
+        assert_eq!(
+            compat_props(NOR_5_0, V6_CFI02_TYPE),
+            vec![(LEGACY_MIGRATION_PROP.to_string(), "on".to_string())]
+        );
         assert!(compat_props(NOR_5_0, crate::v5::cfi01::TYPE_NAME).is_empty());
         assert!(compat_props(NOR_6_0, V6_CFI02_TYPE).is_empty());
+    }
+
+    #[test]
+    fn compat_properties_match_the_type_and_its_subclasses() {
+        use crate::type_is_a;
+        assert!(type_is_a(V6_CFI01_TYPE, "nor-flash"));
+        assert!(type_is_a(V6_CFI02_TYPE, "parallel-nor-flash"));
+        assert!(type_is_a(V6_CFI02_TYPE, V6_CFI02_TYPE));
+        assert!(!type_is_a(V6_CFI01_TYPE, V6_CFI02_TYPE));
+        assert!(!type_is_a("parallel-nor-flash", V6_CFI01_TYPE));
+        assert!(!type_is_a(crate::v5::cfi01::TYPE_NAME, "nor-flash"));
     }
 
     #[test]
