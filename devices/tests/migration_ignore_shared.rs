@@ -180,18 +180,34 @@ fn a_destination_without_the_capability_refuses_it_unchanged() {
 }
 
 #[test]
-fn a_destination_with_the_capability_accepts_a_stream_without_it() {
+fn a_destination_with_the_capability_refuses_a_stream_without_it_unchanged() {
+    // QEMU 7.2 validates both ways: no capabilities subsection means "off".
     let src = source(8, 16);
     let plain = Machine::new(NOR_5_0, src.devices.iter().map(|d| d.fork()).collect());
     let bytes = plain.save();
     assert!(!bytes
         .windows(CONFIGURATION_CAPABILITIES.len())
         .any(|w| w == CONFIGURATION_CAPABILITIES.as_bytes()));
-    let mut dst = ignore_shared_destination(&src, &specs(8));
-    let report = dst.load_into(&bytes).unwrap();
-    // Every page is sent, so every block is overwritten.
+    let dst = ignore_shared_destination(&src, &specs(8));
+    let before = snapshot(&dst);
+    let mut d = dst.fork();
+    let err = d.load_into(&bytes).unwrap_err();
+    assert!(matches!(
+        &err.error,
+        LoadError::CapabilityMismatch { capability, local: true, received: false, .. }
+            if capability == "x-ignore-shared"
+    ));
+    assert!(
+        err.to_string()
+            .starts_with("Capability x-ignore-shared is on, but received capability is off"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&d), before);
+    // Without the capability on either side every page travels and loads.
+    let mut plain_dst = destination(&specs(8), &forked_drives(&src), NOR_5_0);
+    let report = plain_dst.load_into(&bytes).unwrap();
     assert_eq!(report.ram_blocks.len(), 3);
-    assert_same_machine(&src, &dst);
+    assert_same_machine(&src, &plain_dst);
 }
 
 #[test]

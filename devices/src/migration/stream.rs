@@ -818,26 +818,23 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// QEMU's `configuration_validate_capabilities`, one way only: a
-    /// capability the source enabled must be enabled here. A destination
-    /// that enabled one accepts a stream without it (QEMU 7.2 refuses that
-    /// too, "Capability x-ignore-shared is on, but received capability is
-    /// off"; here such a stream simply carries every page, which loads
-    /// correctly either way).
+    /// QEMU's `configuration_validate_capabilities`: every validated
+    /// capability must be on at both ends or off at both ends. A stream
+    /// without the capabilities subsection has them all off (QEMU's
+    /// `configuration_pre_load` clears the list).
     fn validate_capabilities(&mut self, local: &[Capability]) {
-        let missing: Vec<(Capability, usize)> = self
-            .received_caps
-            .iter()
-            .filter(|(c, _)| !local.contains(c))
-            .copied()
-            .collect();
-        for (c, at) in missing {
-            self.diag(LoadError::CapabilityMismatch {
-                offset: at,
-                capability: c.name().to_string(),
-                local: false,
-                received: true,
-            });
+        for capability in Capability::ALL {
+            let at = self.received_caps.iter().find(|(c, _)| *c == capability);
+            let received = at.is_some();
+            let here = local.contains(&capability);
+            if received != here {
+                self.diag(LoadError::CapabilityMismatch {
+                    offset: at.map_or(self.config_offset, |(_, offset)| *offset),
+                    capability: capability.name().to_string(),
+                    local: here,
+                    received,
+                });
+            }
         }
     }
 
