@@ -454,3 +454,48 @@ fn v5_mid_buffer_migrated_to_v6_completes_the_write() {
     assert_eq!(r(on_v6.devices[0].as_mut(), 0, 4), 0x0080_0080);
     assert_eq!(r(reference.devices[0].as_mut(), 0, 4), 0x0080_0080);
 }
+
+#[test]
+fn the_machine_check_is_qemus_strncmp_on_the_received_length() {
+    // migration.md §4 note: strncmp(received, local, received_len).
+    let specs = [spec(SMALL_CFI01)];
+    let mut a = device(&specs[0], 0xFF);
+    run(a.as_mut(), &[(0x40, 0x40), (0x40, 0x1234_5678)]);
+    let src = Machine::new(NOR_5_0, vec![a]);
+    for (received, passes) in [
+        ("nor-5.0", true),
+        ("nor-5", true),
+        ("", true),
+        ("nor-5.0\0junk", true),
+        ("nor-5.00", false),
+        ("nor-5.1", false),
+        ("nor-5.0 ", false),
+    ] {
+        let named = Machine::new(received, src.devices.iter().map(|d| d.fork()).collect());
+        let bytes = named.save();
+        let mut dst = destination(&specs, &drives(&src), NOR_5_0);
+        let before = snapshot(&dst);
+        match dst.load_into(&bytes) {
+            Ok(_) => {
+                assert!(passes, "{received:?} should be refused");
+                assert_eq!(dst.machine_type, NOR_5_0, "keeps its own name");
+                // The four migrated fields arrived (ROMD is not restored by v5).
+                let (DeviceState::Cfi01V5(got), DeviceState::Cfi01V5(sent)) =
+                    (dst.devices[0].state(), src.devices[0].state())
+                else {
+                    panic!("v5 cfi01 states expected");
+                };
+                assert_eq!(got.cmd, 0x40);
+                assert_eq!(
+                    (got.wcycle, got.cmd, got.status, got.counter),
+                    (sent.wcycle, sent.cmd, sent.status, sent.counter)
+                );
+            }
+            Err(e) => {
+                assert!(!passes, "{received:?} should pass: {e}");
+                assert!(matches!(e.error, LoadError::MachineType { .. }), "{e}");
+                assert_eq!(snapshot(&dst), before);
+            }
+        }
+    }
+}

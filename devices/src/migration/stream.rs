@@ -475,7 +475,11 @@ impl Machine {
     /// why, as QEMU 7.2.22 would, and lists what else would have failed.
     pub fn load_into(&mut self, bytes: &[u8]) -> Result<LoadReport, LoadFailure> {
         let mut parser = Parser::new(bytes);
-        let received = parser.header_and_configuration()?;
+        let mut received = parser.header_and_configuration()?;
+        if machine_name_matches(&received, &self.machine_type) {
+            // QEMU's quirk: a prefix of the local name passes as the local name.
+            received.clone_from(&self.machine_type);
+        }
         parser.validate_capabilities(&self.capabilities);
         // Which devices the stream is loaded into.
         let mut rebuilt: Option<Vec<Box<dyn FlashDevice>>> = None;
@@ -522,6 +526,25 @@ impl Machine {
             }
         }
     }
+}
+
+/// QEMU 7.2.22's machine check (`configuration_post_load`):
+/// `strncmp(received, local, received_len)`. A received name equal to the
+/// local one passes — and so does any prefix of it, the empty name included,
+/// and a name whose NUL byte ends it where the local name ends (migration.md
+/// §4 note). QEMU itself always sends the full name.
+pub fn machine_name_matches(received: &str, local: &str) -> bool {
+    let local = local.as_bytes();
+    for (i, &r) in received.as_bytes().iter().enumerate() {
+        let l = local.get(i).copied().unwrap_or(0);
+        if r != l {
+            return false;
+        }
+        if r == 0 {
+            return true;
+        }
+    }
+    true
 }
 
 /// A parsed device section waiting to be applied.
