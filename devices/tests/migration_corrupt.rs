@@ -7,18 +7,14 @@ mod migration_support;
 
 use devices::migration::compat::{NOR_5_0, NOR_6_0, V6_CFI01_TYPE, V6_CFI02_TYPE};
 use devices::migration::{LoadError, Machine};
+use devices::FlashDevice;
 use migration_support::*;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// A v5 machine in a busy state, and a fresh destination for it.
-fn busy_v5() -> (Machine, Machine) {
-    let specs = [
-        spec(SMALL_CFI01),
-        spec(SMALL_CFI01_LEGACY),
-        spec(SMALL_CFI02),
-    ];
-    let mut devs: Vec<_> = specs.iter().map(|s| device(s, 0xFF)).collect();
+/// The busy state's history, on either release's devices (flash0, flash1,
+/// flash2 = the small cfi01, the legacy cfi01, the cfi02).
+fn make_busy(devs: &mut [Box<dyn FlashDevice>]) {
     // flash0: a buffered write with two words staged (wcycle 2).
     w(devs[0].as_mut(), 0x1000, 4, 0xE8);
     w(devs[0].as_mut(), 0x1000, 4, 0x0003_0003);
@@ -39,6 +35,17 @@ fn busy_v5() -> (Machine, Machine) {
         w(devs[2].as_mut(), a, 2, v);
     }
     devs[2].advance(60_000);
+}
+
+/// A v5 machine in a busy state, and a fresh destination for it.
+fn busy_v5() -> (Machine, Machine) {
+    let specs = [
+        spec(SMALL_CFI01),
+        spec(SMALL_CFI01_LEGACY),
+        spec(SMALL_CFI02),
+    ];
+    let mut devs: Vec<_> = specs.iter().map(|s| device(s, 0xFF)).collect();
+    make_busy(&mut devs);
     let src = Machine::new(NOR_5_0, devs);
     let dst = destination(&specs, &drives(&src), NOR_5_0);
     (src, dst)
@@ -55,24 +62,8 @@ fn busy_v6() -> (Machine, Machine) {
         .map(|(s, t)| with_type(&spec(s), t))
         .collect();
     let mut devs: Vec<_> = specs.iter().map(|s| device(s, 0xFF)).collect();
-    // Replay the v5 machine's history on v6 (same guest-visible behaviour).
-    w(devs[0].as_mut(), 0x1000, 4, 0xE8);
-    w(devs[0].as_mut(), 0x1000, 4, 0x0003_0003);
-    w(devs[0].as_mut(), 0x1000, 4, 0x1234_5678);
-    w(devs[0].as_mut(), 0x1004, 4, 0x9ABC_DEF0);
-    w(devs[1].as_mut(), 0x2_0040, 4, 0x40);
-    w(devs[1].as_mut(), 0x2_0040, 4, 0x0BAD_F00D);
-    for (a, v) in [
-        (0xAAAA, 0xAA),
-        (0x5554, 0x55),
-        (0xAAAA, 0x80),
-        (0xAAAA, 0xAA),
-        (0x5554, 0x55),
-        (0x3_0000, 0x30),
-    ] {
-        w(devs[2].as_mut(), a, 2, v);
-    }
-    devs[2].advance(60_000);
+    // The v5 machine's history on v6 (same guest-visible behaviour).
+    make_busy(&mut devs);
     for (a, b) in devs.iter().zip(&v5.devices) {
         assert_eq!(a.array(), b.array());
     }
