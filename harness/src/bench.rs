@@ -105,7 +105,7 @@ fn trials_per_s(project: &Arc<Project>, seeds: &[u64], jobs: usize) -> f64 {
         project
             .scenarios
             .par_iter()
-            .map(|s| run_cells(project, s, &project.chains(s), seeds).len())
+            .map(|s| run_cells(project, s, &project.model_chains(s), seeds).len())
             .sum()
     });
     n as f64 / start.elapsed().as_secs_f64()
@@ -117,12 +117,12 @@ fn fork_vs_naive(project: &Project, seeds: &[u64]) -> Value {
     let start = Instant::now();
     let mut n = 0;
     for s in &project.scenarios {
-        n += run_cells(project, s, &project.chains(s), seeds).len();
+        n += run_cells(project, s, &project.model_chains(s), seeds).len();
     }
     let shared = start.elapsed().as_secs_f64();
     let start = Instant::now();
     for s in &project.scenarios {
-        for chain in project.chains(s) {
+        for chain in project.model_chains(s) {
             let versions = project.chain_versions(&chain);
             for seed in seeds {
                 let seq = project.sequence(s, *seed, chain.len() - 1);

@@ -5,7 +5,7 @@
 
 use crate::generator::TrialOp;
 use crate::machines::Version;
-use devices::migration::{compat, Capability, Machine, MachineBuilder};
+use devices::migration::{Capability, Machine, MachineBuilder};
 use devices::{bus_read, bus_write, BlockBackend, DeviceState, FlashDevice, Storage};
 use std::sync::Arc;
 
@@ -57,11 +57,7 @@ fn build_devices(
                 Some(images) => images[i].fork(),
                 None => d.backend(),
             };
-            let spec = if machine_type == version.machine_type {
-                d.spec.clone()
-            } else {
-                compat::spec_for_machine_type(&d.spec, machine_type)
-            };
+            let spec = version.spec_for(d, machine_type);
             devices::create(&spec, backend)
                 .map_err(|e| format!("{}: device '{}': {e}", version.name, d.id))
         })
@@ -80,6 +76,23 @@ impl Board {
         targets: &[String],
         images: Option<Vec<BlockBackend>>,
     ) -> Result<Board, String> {
+        let mut b = Board::plain(version, targets, images)?;
+        // Every trial machine enables x-ignore-shared: a destination opens
+        // the source's drives (shared storage), so only the pages that differ
+        // from the drive image travel, and migration cost follows what the
+        // guest touched rather than the flash size.
+        b.machine = b.machine.with_capability(Capability::XIgnoreShared);
+        Ok(b)
+    }
+
+    /// Like [`Board::with_images`] but without migration capabilities, as
+    /// QEMU starts: the machine real QEMU exchanges streams with (every
+    /// page travels, and QEMU's own streams carry no capabilities).
+    pub fn plain(
+        version: &Arc<Version>,
+        targets: &[String],
+        images: Option<Vec<BlockBackend>>,
+    ) -> Result<Board, String> {
         let devs = build_devices(version, &version.machine_type, images.as_deref())?;
         let targets = targets
             .iter()
@@ -91,25 +104,16 @@ impl Board {
                     .ok_or_else(|| format!("version {} has no device '{id}'", version.name))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let offered = version
-            .release
-            .machine_types
-            .iter()
-            .map(|m| m.to_string())
-            .collect();
-        // Every trial machine enables x-ignore-shared: a destination opens
-        // the source's drives (shared storage), so only the pages that differ
-        // from the drive image travel, and migration cost follows what the
-        // guest touched rather than the flash size.
+        let offered = version.offered();
         let machine = Machine::new(&version.machine_type, devs)
+            .with_ram_section_id(version.ram_section_id)
             .with_builder(
                 offered,
                 Arc::new(VersionBuilder {
                     version: version.clone(),
                     images,
                 }),
-            )
-            .with_capability(Capability::XIgnoreShared);
+            );
         Ok(Board {
             version: version.clone(),
             machine,

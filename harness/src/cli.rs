@@ -186,6 +186,12 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
             return Err(format!("unknown scenario '{name}' (see scenarios/*.toml)").into());
         }
     }
+    for (name, reason) in &project.unavailable {
+        println!(
+            "left out: {name} ({reason}); set it up with `{}`",
+            crate::qemu::locate::SETUP_COMMAND
+        );
+    }
     let mut trials = Vec::new();
     let mut seed_desc = Vec::new();
     for s in &scenarios {
@@ -194,8 +200,7 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
             None => crate::matrix::seeds_for(s, false),
         };
         seed_desc.push(format!("{}: 0..{}", s.name, seeds.len()));
-        let chains = project.chains(s);
-        trials.extend(crate::matrix::run_cells(&project, s, &chains, &seeds));
+        trials.extend(crate::matrix::run_available(&project, s, &seeds));
     }
     let secs = t0.elapsed().as_secs_f64();
     let run = run_info(
@@ -293,14 +298,28 @@ fn chain_of(
 }
 
 fn report_one(
+    project: &crate::matrix::Project,
     chain: &[std::sync::Arc<crate::machines::Version>],
     targets: &[String],
     ops: &[crate::generator::TrialOp],
     trace: bool,
     command: &str,
 ) -> Result<ExitCode, CliError> {
-    let reference = crate::trial::run_reference(&chain[0], targets, ops)?;
-    let result = crate::trial::run_trial(chain, targets, ops, &reference);
+    let mut result = crate::trial::run_chain(chain, targets, ops)?;
+    // A real build against its model, seed for seed (as the matrix does).
+    if let Some(model) = chain
+        .iter()
+        .all(|v| v.name == chain[0].name)
+        .then(|| crate::matrix::model_of(project, &chain[0]))
+        .flatten()
+    {
+        let model_chain: Vec<_> = chain.iter().map(|_| model.clone()).collect();
+        let m = crate::trial::run_chain(&model_chain, targets, ops)?;
+        if let Some(why) = crate::matrix::model_difference(chain, ops, &result, &m, &model.name) {
+            result.outcome = reports::Outcome::Diverged;
+            result.reason = why;
+        }
+    }
     let expected = crate::trial::expected_outcomes(chain, targets);
     if trace {
         for row in crate::results::op_rows(chain, targets, ops) {
@@ -366,7 +385,7 @@ pub fn trial(args: TrialArgs) -> Result<ExitCode, CliError> {
         args.seed,
         args.chain.join(",")
     );
-    report_one(&chain, &s.devices, &seq.ops, args.trace, &cmd)
+    report_one(&project, &chain, &s.devices, &seq.ops, args.trace, &cmd)
 }
 
 /// `norcompat replay-trial FILE`.
@@ -385,7 +404,7 @@ pub fn replay_trial(args: ReplayTrialArgs) -> Result<ExitCode, CliError> {
     let r = crate::reproducer::Reproducer::load(&args.file)?;
     let chain = chain_of(&project, &r.chain)?;
     let cmd = crate::reproducer::Reproducer::command(&args.file);
-    report_one(&chain, &r.devices, &r.ops, args.trace, &cmd)
+    report_one(&project, &chain, &r.devices, &r.ops, args.trace, &cmd)
 }
 
 /// `norcompat introspect VERSION`.

@@ -12,6 +12,8 @@ pub mod machines;
 pub mod matrix;
 pub mod modes;
 pub mod ops;
+pub mod qemu;
+pub mod real_trial;
 pub mod replay;
 pub mod reproducer;
 pub mod results;

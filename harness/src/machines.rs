@@ -24,6 +24,17 @@ struct MachineFile {
     description: String,
     release: toml::Spanned<String>,
     machine_type: toml::Spanned<String>,
+    /// Machine types the release offers on this board, each with the compat
+    /// properties it applies (default: the built-in release table).
+    #[serde(default)]
+    offers: Option<toml::Spanned<BTreeMap<String, Vec<String>>>>,
+    /// A real emulator build instead of an in-process model.
+    #[serde(default)]
+    emulator: Option<Emulator>,
+    /// Section id of `ram` in the streams a model writes (QEMU's on the
+    /// board: 2 on `virt` and `musicpal`; QEMU cannot take 0 there).
+    #[serde(default)]
+    ram_section_id: u32,
     #[serde(default)]
     symbols: Vec<String>,
     #[serde(default)]
@@ -49,6 +60,45 @@ struct DeviceFile {
     /// Initial image byte (0xFF erased by default).
     #[serde(default = "erased")]
     fill: u8,
+    /// The `-drive if=pflash,unit=N` a real emulator attaches the image to.
+    #[serde(default)]
+    drive_unit: Option<u32>,
+}
+
+/// A real emulator build (`[emulator]` in a version file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Emulator {
+    /// The binary: a path, or a name looked up on `PATH`.
+    pub binary: String,
+    /// An environment variable whose value (a path) overrides `binary`.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// The set-up record `scripts/setup-qemu.sh` writes for this build
+    /// (`<cache>/<setup>.env`: the binary and its module directory).
+    #[serde(default)]
+    pub setup: Option<String>,
+    /// Extra arguments after the machine and drives.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The model version of the same board (file name without `.toml`)
+    /// that must agree with this build seed for seed: `X → X` on this build
+    /// gives the reads and the outcome `M → M` gives on the model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The board's target page bits in this build (QEMU's
+    /// `configuration/target-page-bits`): 12 on `virt`; 10 on `musicpal`,
+    /// whose ARM926 has 1 KiB pages. A model's 4 KiB-page stream is
+    /// re-paged to this before this build loads it.
+    #[serde(default = "model_page_bits")]
+    pub target_page_bits: u32,
+}
+
+/// The target page bits of every model (4 KiB pages).
+pub const MODEL_PAGE_BITS: u32 = 12;
+
+fn model_page_bits() -> u32 {
+    MODEL_PAGE_BITS
 }
 
 fn erased() -> u8 {
@@ -86,6 +136,8 @@ pub struct DeviceConfig {
     pub fill: u8,
     pub window: u64,
     pub image_size: u64,
+    /// The pflash drive unit on a real emulator.
+    pub drive_unit: Option<u32>,
 }
 
 impl DeviceConfig {
@@ -106,8 +158,21 @@ pub struct Version {
     pub name: String,
     pub file: PathBuf,
     pub description: String,
+    /// The board: the folder under `machines/` (`composite` for the top level).
+    pub board: String,
+    /// The release's name as the file gives it (`v5`, `v6`, `qemu-7.2`).
+    pub release_name: String,
+    /// The device code: a model release, or for a real emulator the model
+    /// release whose device types and properties it shares (QEMU's).
     pub release: &'static Release,
     pub machine_type: String,
+    /// Machine types the release offers on this board (the running one
+    /// first), each with its compat properties.
+    pub offers: Vec<(String, Vec<CompatProp>)>,
+    /// A real emulator build; `None` for an in-process model.
+    pub emulator: Option<Emulator>,
+    /// Section id of `ram` in the streams the model writes.
+    pub ram_section_id: u32,
     /// Configuration symbols features may depend on: the file's own, plus
     /// `machine-type:<type>` and one `compat:<driver>.<prop>=<value>` per compat property.
     pub symbols: BTreeSet<String>,
@@ -120,6 +185,84 @@ impl Version {
     pub fn device(&self, id: &str) -> Option<&DeviceConfig> {
         self.devices.iter().find(|d| d.id == id)
     }
+
+    /// True for a real emulator build.
+    pub fn is_real(&self) -> bool {
+        self.emulator.is_some()
+    }
+
+    /// Names of the machine types the release offers on this board.
+    pub fn offered(&self) -> Vec<String> {
+        self.offers.iter().map(|(m, _)| m.clone()).collect()
+    }
+
+    /// True if the release offers `machine_type`.
+    pub fn offers_type(&self, machine_type: &str) -> bool {
+        self.offers.iter().any(|(m, _)| m == machine_type)
+    }
+
+    /// The compat properties of an offered machine type.
+    pub fn compat_of(&self, machine_type: &str) -> &[CompatProp] {
+        self.offers
+            .iter()
+            .find(|(m, _)| m == machine_type)
+            .map_or(&[], |(_, c)| c.as_slice())
+    }
+
+    /// Configuration symbols while running `machine_type`: the file's own,
+    /// `machine-type:<type>` and that type's compat properties.
+    pub fn symbols_running(&self, machine_type: &str) -> BTreeSet<String> {
+        if machine_type == self.machine_type {
+            return self.symbols.clone();
+        }
+        let mut out: BTreeSet<String> = self
+            .symbols
+            .iter()
+            .filter(|s| !s.starts_with("machine-type:") && !s.starts_with("compat:"))
+            .cloned()
+            .collect();
+        out.insert(format!("machine-type:{machine_type}"));
+        for c in self.compat_of(machine_type) {
+            out.insert(format!("compat:{c}"));
+        }
+        out
+    }
+
+    /// Device `d` as realized under `machine_type`: that type's compat
+    /// properties first, then the file's own (which win, as in QEMU).
+    pub fn spec_for(&self, d: &DeviceConfig, machine_type: &str) -> DeviceSpec {
+        if machine_type == self.machine_type {
+            return d.spec.clone();
+        }
+        device_spec(&d.type_name, &d.properties, self.compat_of(machine_type))
+    }
+}
+
+fn device_spec(
+    type_name: &str,
+    properties: &BTreeMap<String, String>,
+    compat: &[CompatProp],
+) -> DeviceSpec {
+    let mut props: Vec<(String, String)> = compat
+        .iter()
+        .filter(|c| type_is_a(type_name, &c.driver) && !properties.contains_key(&c.property))
+        .map(|c| (c.property.clone(), c.value.clone()))
+        .collect();
+    props.extend(properties.iter().map(|(k, v)| (k.clone(), v.clone())));
+    DeviceSpec {
+        type_name: type_name.to_string(),
+        props,
+    }
+}
+
+fn parse_compat(text: &str) -> Option<CompatProp> {
+    let (dp, value) = text.split_once('=')?;
+    let (driver, property) = dp.split_once('.')?;
+    Some(CompatProp {
+        driver: driver.trim().to_string(),
+        property: property.trim().to_string(),
+        value: value.trim().to_string(),
+    })
 }
 
 fn toml_value_string(v: &toml::Value) -> Option<String> {
@@ -137,16 +280,31 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
         toml::from_str(text).map_err(|e| FileError::from_toml(path, text, e))?;
     let err =
         |span: std::ops::Range<usize>, msg: String| FileError::at(path, text, Some(span), msg);
+    let board = board_of(path);
     let name = file.name.clone().unwrap_or_else(|| {
-        path.file_stem()
+        let stem = path
+            .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // Names are unique across boards: `virt-v5`, `musicpal-qemu-7.2`.
+        if board == COMPOSITE_BOARD {
+            stem
+        } else {
+            format!("{board}-{stem}")
+        }
     });
-    let release = release(file.release.get_ref()).ok_or_else(|| {
+    let release_name = file.release.get_ref().clone();
+    // A real emulator's devices are QEMU's own types, which release v5 models.
+    let model_release = if file.emulator.is_some() {
+        release("v5")
+    } else {
+        release(&release_name)
+    };
+    let release = model_release.ok_or_else(|| {
         err(
             file.release.span(),
             format!(
-                "unknown release '{}': expected one of {}",
+                "unknown release '{}': expected one of {} (or an [emulator] table for a real build)",
                 file.release.get_ref(),
                 RELEASES
                     .iter()
@@ -157,27 +315,56 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
         )
     })?;
     let machine_type = file.machine_type.get_ref().clone();
-    if !release.machine_types.contains(&machine_type.as_str()) {
+    let mut offers: Vec<(String, Vec<CompatProp>)> = Vec::new();
+    match &file.offers {
+        Some(table) => {
+            for (mt, props) in table.get_ref() {
+                let mut parsed = Vec::new();
+                for p in props {
+                    parsed.push(parse_compat(p).ok_or_else(|| {
+                        err(
+                            table.span(),
+                            format!("machine type '{mt}': malformed compat property '{p}': expected 'driver.property=value'"),
+                        )
+                    })?);
+                }
+                offers.push((mt.clone(), parsed));
+            }
+        }
+        None if file.emulator.is_some() => offers.push((machine_type.clone(), Vec::new())),
+        None => {
+            for mt in release.machine_types {
+                let props = devices::migration::compat::builtin_compat(mt)
+                    .iter()
+                    .map(|g| CompatProp {
+                        driver: g.driver.to_string(),
+                        property: g.property.to_string(),
+                        value: g.value.to_string(),
+                    })
+                    .collect();
+                offers.push((mt.to_string(), props));
+            }
+        }
+    }
+    let Some(pos) = offers.iter().position(|(m, _)| *m == machine_type) else {
         return Err(err(
             file.machine_type.span(),
             format!(
                 "release {} does not offer machine type '{machine_type}' (it offers {})",
-                release.name,
-                release.machine_types.join(", ")
+                release_name,
+                offers
+                    .iter()
+                    .map(|(m, _)| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
-    }
+    };
+    let running = offers.remove(pos);
+    offers.insert(0, running);
     let mut compat = Vec::new();
     for c in &file.compat {
-        let parsed = c.get_ref().split_once('=').and_then(|(dp, value)| {
-            let (driver, property) = dp.split_once('.')?;
-            Some(CompatProp {
-                driver: driver.trim().to_string(),
-                property: property.trim().to_string(),
-                value: value.trim().to_string(),
-            })
-        });
-        match parsed {
+        match parse_compat(c.get_ref()) {
             Some(p) => compat.push(p),
             None => {
                 return Err(err(
@@ -189,6 +376,18 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
                 ))
             }
         }
+    }
+    if file.offers.is_some() && !file.compat.is_empty() {
+        return Err(err(
+            file.compat[0].span(),
+            "give compat properties either in `compat` or per machine type in `offers`, not both"
+                .to_string(),
+        ));
+    }
+    if file.offers.is_some() {
+        compat = offers[0].1.clone();
+    } else {
+        offers[0].1 = compat.clone();
     }
     let mut symbols: BTreeSet<String> = file.symbols.iter().cloned().collect();
     symbols.insert(format!("machine-type:{machine_type}"));
@@ -246,16 +445,16 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
             properties.insert(k.clone(), s);
         }
         // Compat properties are defaults; the board's own properties win (QEMU).
-        let mut props: Vec<(String, String)> = compat
-            .iter()
-            .filter(|c| type_is_a(&d.type_name, &c.driver) && !properties.contains_key(&c.property))
-            .map(|c| (c.property.clone(), c.value.clone()))
-            .collect();
-        props.extend(properties.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let spec = DeviceSpec {
-            type_name: d.type_name.clone(),
-            props,
-        };
+        let spec = device_spec(&d.type_name, &properties, &compat);
+        if file.emulator.is_some() && d.drive_unit.is_none() {
+            return Err(err(
+                span,
+                format!(
+                    "device '{}': a real emulator needs `drive-unit` (its -drive if=pflash,unit=N)",
+                    d.id
+                ),
+            ));
+        }
         let dev = devices::create(&spec, BlockBackend::none())
             .map_err(|e| err(span.clone(), format!("device '{}': {e}", d.id)))?;
         let features = d
@@ -276,6 +475,7 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
             fill: d.fill,
             window: dev.window_size(),
             image_size: dev.array().len(),
+            drive_unit: d.drive_unit,
         });
     }
     if devices_out.is_empty() {
@@ -285,18 +485,65 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
         name,
         file: path.to_path_buf(),
         description: file.description,
+        board,
+        release_name,
         release,
         machine_type,
+        offers,
+        emulator: file.emulator,
+        ram_section_id: file.ram_section_id,
         symbols,
         compat,
         devices: devices_out,
     })
 }
 
+/// The board of a version file: its folder under `machines/`, or
+/// `composite` for files at the top level.
+fn board_of(path: &Path) -> String {
+    let parent = path.parent().and_then(|p| p.file_name());
+    match parent {
+        Some(n) if n != "machines" => n.to_string_lossy().into_owned(),
+        _ => COMPOSITE_BOARD.to_string(),
+    }
+}
+
+/// The board of the version files at the top of `machines/`.
+pub const COMPOSITE_BOARD: &str = "composite";
+
 /// Loads one machine definition file.
 pub fn load_version(path: &Path) -> Result<Version, FileError> {
     let text = std::fs::read_to_string(path).map_err(|e| FileError::io(path, e))?;
     parse_version(path, &text)
+}
+
+/// Loads every version: `dir/*.toml` (the composite board) and
+/// `dir/<board>/*.toml`, sorted by board (composite first), then name.
+pub fn load_all(dir: &Path) -> Result<Vec<Version>, FileError> {
+    let mut out = load_dir(dir)?;
+    let entries = std::fs::read_dir(dir).map_err(|e| FileError::io(dir, e))?;
+    let mut boards: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    boards.sort();
+    for b in boards {
+        out.extend(load_dir(&b)?);
+    }
+    for (i, v) in out.iter().enumerate() {
+        if let Some(w) = out[..i].iter().find(|w| w.name == v.name) {
+            return Err(FileError {
+                path: v.file.clone(),
+                position: None,
+                message: format!(
+                    "version name '{}' is already used by {}",
+                    v.name,
+                    w.file.display()
+                ),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Loads every `*.toml` in `dir`, sorted by version name.
@@ -321,7 +568,7 @@ pub fn find_version(dir: &Path, name: &str) -> Result<Version, FileError> {
     if direct.exists() {
         return load_version(&direct);
     }
-    load_dir(dir)?
+    load_all(dir)?
         .into_iter()
         .find(|v| v.name == name)
         .ok_or_else(|| FileError {

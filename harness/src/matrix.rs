@@ -19,6 +19,9 @@ pub struct Project {
     pub root: PathBuf,
     pub versions: Vec<Arc<Version>>,
     pub scenarios: Vec<Arc<Scenario>>,
+    /// Real versions whose emulator is not usable here, with the reason:
+    /// left out of the matrix (and listed as ignored by `cargo test`).
+    pub unavailable: Vec<(String, String)>,
 }
 
 /// The project root: `NORCOMPAT_ROOT`, else the workspace (where `machines/` is).
@@ -39,7 +42,7 @@ impl Project {
     /// Loads `machines/*.toml` and `scenarios/*.toml` under `root`, and checks
     /// that every scenario's devices exist with the same geometry everywhere.
     pub fn load(root: &Path) -> Result<Project, FileError> {
-        let versions: Vec<Arc<Version>> = machines::load_dir(&root.join("machines"))?
+        let versions: Vec<Arc<Version>> = machines::load_all(&root.join("machines"))?
             .into_iter()
             .map(Arc::new)
             .collect();
@@ -47,10 +50,20 @@ impl Project {
             .into_iter()
             .map(Arc::new)
             .collect();
+        let unavailable = versions
+            .iter()
+            .filter_map(|v| {
+                let e = v.emulator.as_ref()?;
+                crate::qemu::locate(e, &v.machine_type)
+                    .err()
+                    .map(|reason| (v.name.clone(), reason))
+            })
+            .collect();
         let p = Project {
             root: root.to_path_buf(),
             versions,
             scenarios,
+            unavailable,
         };
         for s in &p.scenarios {
             p.layouts(s)?;
@@ -68,6 +81,53 @@ impl Project {
         self.scenarios.iter().find(|s| s.name == name)
     }
 
+    /// The boards, in version order (composite first).
+    pub fn boards(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for v in &self.versions {
+            if !out.contains(&v.board) {
+                out.push(v.board.clone());
+            }
+        }
+        out
+    }
+
+    /// Indices of a board's versions.
+    pub fn board_versions(&self, board: &str) -> Vec<usize> {
+        (0..self.versions.len())
+            .filter(|i| self.versions[*i].board == board)
+            .collect()
+    }
+
+    /// The boards a scenario runs on: those where every version has all of
+    /// the scenario's devices.
+    pub fn scenario_boards(&self, s: &Scenario) -> Vec<String> {
+        self.boards()
+            .into_iter()
+            .filter(|b| {
+                self.board_versions(b).iter().all(|i| {
+                    s.devices
+                        .iter()
+                        .all(|id| self.versions[*i].device(id).is_some())
+                })
+            })
+            .collect()
+    }
+
+    /// The versions a scenario runs on.
+    fn scenario_versions(&self, s: &Scenario) -> Vec<&Arc<Version>> {
+        let boards = self.scenario_boards(s);
+        self.versions
+            .iter()
+            .filter(|v| boards.contains(&v.board))
+            .collect()
+    }
+
+    /// True if the version's emulator is usable here (always for models).
+    pub fn available(&self, v: &Version) -> bool {
+        !self.unavailable.iter().any(|(n, _)| *n == v.name)
+    }
+
     /// Generator layouts of a scenario's devices (identical in every version).
     pub fn layouts(&self, s: &Scenario) -> Result<Vec<Layout>, FileError> {
         let err = |m: String| FileError {
@@ -75,10 +135,17 @@ impl Project {
             position: None,
             message: m,
         };
+        if self.scenario_boards(s).is_empty() {
+            return Err(err(format!(
+                "no board has all of the devices {:?} (boards: {})",
+                s.devices,
+                self.boards().join(", ")
+            )));
+        }
         let mut out = Vec::new();
         for id in &s.devices {
             let mut layout: Option<(String, Layout)> = None;
-            for v in &self.versions {
+            for v in self.scenario_versions(s) {
                 let d = v.device(id).ok_or_else(|| {
                     err(format!(
                         "device '{id}' does not exist in version {} ({})",
@@ -111,7 +178,7 @@ impl Project {
         match kind_feature(kind) {
             None => true,
             Some(f) => self
-                .versions
+                .scenario_versions(s)
                 .iter()
                 .all(|v| v.device(&s.devices[dev]).is_some_and(|d| d.has(f))),
         }
@@ -124,22 +191,44 @@ impl Project {
         generate(s, generator_seed(&s.name, seed), &layouts, &allowed, hops)
     }
 
-    /// Chains of version indices a scenario runs: for 1 hop every ordered pair
-    /// (X→X included); for n hops A→B→A→… for every ordered pair A ≠ B.
+    /// Chains of version indices a scenario runs, per board it runs on: for
+    /// 1 hop every ordered pair of the board's versions (X→X included); for
+    /// n hops A→B→A→… for every ordered pair A ≠ B. Chains through a real
+    /// version run one hop only (each hop starts QEMU processes), and the
+    /// versions left out here are included: callers skip or ignore them.
     pub fn chains(&self, s: &Scenario) -> Vec<Vec<usize>> {
-        let n = self.versions.len();
         let mut out = Vec::new();
-        for &hops in &s.hops {
-            for a in 0..n {
-                for b in 0..n {
-                    if hops > 1 && a == b {
-                        continue;
+        for board in self.scenario_boards(s) {
+            let vs = self.board_versions(&board);
+            for &hops in &s.hops {
+                for &a in &vs {
+                    for &b in &vs {
+                        if hops > 1 && a == b {
+                            continue;
+                        }
+                        let real = self.versions[a].is_real() || self.versions[b].is_real();
+                        if real && hops > 1 {
+                            continue;
+                        }
+                        out.push((0..=hops).map(|i| if i % 2 == 0 { a } else { b }).collect());
                     }
-                    out.push((0..=hops).map(|i| if i % 2 == 0 { a } else { b }).collect());
                 }
             }
         }
         out
+    }
+
+    /// The chains of [`Project::chains`] with models only.
+    pub fn model_chains(&self, s: &Scenario) -> Vec<Vec<usize>> {
+        self.chains(s)
+            .into_iter()
+            .filter(|c| !c.iter().any(|i| self.versions[*i].is_real()))
+            .collect()
+    }
+
+    /// True if every version of the chain is usable here.
+    pub fn chain_available(&self, chain: &[usize]) -> bool {
+        chain.iter().all(|i| self.available(&self.versions[*i]))
     }
 
     /// Versions of a chain of indices.
@@ -200,21 +289,64 @@ pub fn run_group(
     let hops = first.len() - 1;
     let seq = project.sequence(s, seed, hops);
     let source = &project.versions[first[0]];
+    let (real, model): (Vec<Vec<usize>>, Vec<Vec<usize>>) = chains
+        .iter()
+        .cloned()
+        .partition(|c| c.iter().any(|i| project.versions[*i].is_real()));
+    let mut out = run_real_group(project, s, seed, &seq.ops, &real);
+    if model.is_empty() {
+        return out;
+    }
     let reference = match run_reference(source, &s.devices, &seq.ops) {
         Ok(r) => r,
         Err(e) => panic!("{}: cannot realize the reference machine: {e}", source.name),
     };
+    out.extend(model.iter().map(|c| {
+        let chain = project.chain_versions(c);
+        let result = run_trial(&chain, &s.devices, &seq.ops, &reference);
+        TrialOutcome {
+            scenario: s.clone(),
+            expected: expected_outcomes(&chain, &s.devices),
+            chain,
+            seed,
+            ops: seq.ops.clone(),
+            result,
+        }
+    }));
+    out
+}
+
+/// Chains through a real version (same source): one reference run, whose
+/// saved streams start every chain.
+fn run_real_group(
+    project: &Project,
+    s: &Arc<Scenario>,
+    seed: u64,
+    ops: &[TrialOp],
+    chains: &[Vec<usize>],
+) -> Vec<TrialOutcome> {
+    let Some(first) = chains.first() else {
+        return Vec::new();
+    };
+    let source = &project.versions[first[0]];
+    let reference = crate::real_trial::run_reference(source, &s.devices, ops);
     chains
         .iter()
         .map(|c| {
             let chain = project.chain_versions(c);
-            let result = run_trial(&chain, &s.devices, &seq.ops, &reference);
+            let result = match &reference {
+                Ok(r) => crate::real_trial::run_trial(&chain, &s.devices, ops, r),
+                Err(e) => crate::real_trial::crashed(
+                    format!("reference run on {} failed: {}", source.name, e.0),
+                    &[],
+                ),
+            };
             TrialOutcome {
                 scenario: s.clone(),
                 expected: expected_outcomes(&chain, &s.devices),
                 chain,
                 seed,
-                ops: seq.ops.clone(),
+                ops: ops.to_vec(),
                 result,
             }
         })
@@ -250,6 +382,119 @@ pub fn run_cells(
         .flat_map_iter(|(seed, g)| run_group(project, s, *seed, g))
         .collect();
     out.sort_by_key(|t| (chain_name(&t.chain), t.seed));
+    out
+}
+
+/// The model a real version must agree with (its `[emulator] model`).
+pub fn model_of<'a>(project: &'a Project, real: &Version) -> Option<&'a Arc<Version>> {
+    let m = real.emulator.as_ref()?.model.as_ref()?;
+    project.versions.iter().find(|v| {
+        v.board == real.board && !v.is_real() && v.file.file_stem().is_some_and(|s| s == m.as_str())
+    })
+}
+
+/// The check of a model against reality: every `Q → Q` trial of a real
+/// version `Q` must give the reads and the outcome of `M → M` on its model
+/// `M` for the same scenario and seed (run here if `trials` lacks it). A
+/// difference turns the real trial into `diverged` with both reads.
+pub fn check_against_models(project: &Project, trials: &mut [TrialOutcome]) {
+    for i in 0..trials.len() {
+        let t = &trials[i];
+        let q = &t.chain[0];
+        if !q.is_real() || t.chain.iter().any(|v| v.name != q.name) {
+            continue;
+        }
+        let Some(model) = model_of(project, q) else {
+            continue;
+        };
+        let chain: Vec<Arc<Version>> = t.chain.iter().map(|_| model.clone()).collect();
+        let found = trials.iter().find(|u| {
+            u.scenario.name == t.scenario.name
+                && u.seed == t.seed
+                && u.chain
+                    .iter()
+                    .map(|v| &v.name)
+                    .eq(chain.iter().map(|v| &v.name))
+        });
+        let model_run = match found {
+            Some(u) => u.result.clone(),
+            None => {
+                let Ok(r) = run_reference(model, &t.scenario.devices, &t.ops) else {
+                    continue;
+                };
+                run_trial(&chain, &t.scenario.devices, &t.ops, &r)
+            }
+        };
+        let t = &trials[i];
+        if let Some(why) = model_difference(&t.chain, &t.ops, &t.result, &model_run, &model.name) {
+            let t = &mut trials[i];
+            t.result.reason = why;
+            t.result.outcome = Outcome::Diverged;
+        }
+    }
+}
+
+/// Reasons of the verdict "model differs from real QEMU" start with this.
+pub const MODEL_DIFFERS: &str = "model differs from real QEMU";
+
+/// How a real trial differs from its model's run of the same seed, if it does.
+pub fn model_difference(
+    chain: &[Arc<Version>],
+    ops: &[TrialOp],
+    r: &TrialResult,
+    model: &TrialResult,
+    model_name: &str,
+) -> Option<String> {
+    let q = &chain[0].name;
+    if let Some(((i, a), (_, b))) = r.reads.iter().zip(&model.reads).find(|(a, b)| a != b) {
+        return Some(format!(
+            "{MODEL_DIFFERS}: read at op {i} ({}) gave {a:#x} on {q}, {b:#x} on {model_name}",
+            ops.get(*i).map(|o| o.to_string()).unwrap_or_default()
+        ));
+    }
+    if r.reads.len() != model.reads.len() {
+        return Some(format!(
+            "{MODEL_DIFFERS}: {} reads on {q}, {} on {model_name}",
+            r.reads.len(),
+            model.reads.len()
+        ));
+    }
+    if r.outcome != model.outcome {
+        return Some(format!(
+            "{MODEL_DIFFERS}: {q} -> {q} was {} ({}), {model_name} -> {model_name} was {} ({})",
+            r.outcome.name(),
+            r.reason,
+            model.outcome.name(),
+            model.reason
+        ));
+    }
+    None
+}
+
+/// Seeds per scenario for chains through a real version (each costs QEMU
+/// processes): `NORCOMPAT_REAL_SEEDS`, default 2, at most the scenario's seeds.
+pub fn real_seeds(seeds: &[u64]) -> Vec<u64> {
+    let n = std::env::var("NORCOMPAT_REAL_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_REAL_SEEDS);
+    seeds.iter().copied().take(n).collect()
+}
+
+/// Default seeds per scenario for chains through a real version.
+pub const DEFAULT_REAL_SEEDS: usize = 2;
+
+/// Runs a scenario's chains whose versions are all usable here: model-only
+/// chains over `seeds`, chains through a real version over [`real_seeds`].
+pub fn run_available(project: &Project, s: &Arc<Scenario>, seeds: &[u64]) -> Vec<TrialOutcome> {
+    let (real, model): (Vec<Vec<usize>>, Vec<Vec<usize>>) = project
+        .chains(s)
+        .into_iter()
+        .filter(|c| project.chain_available(c))
+        .partition(|c| c.iter().any(|i| project.versions[*i].is_real()));
+    let mut out = run_cells(project, s, &model, seeds);
+    out.extend(run_cells(project, s, &real, &real_seeds(seeds)));
+    check_against_models(project, &mut out);
     out
 }
 

@@ -7,7 +7,7 @@ use crate::generator::TrialOp;
 use crate::matrix::{Project, TrialOutcome};
 use crate::reproducer::{Reproducer, FORMAT};
 use crate::shrink::shrink;
-use crate::trial::{run_reference, run_trial};
+use crate::trial::{run_chain, run_reference};
 use reports::results::{
     Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo,
 };
@@ -28,7 +28,7 @@ pub fn version_infos(project: &Project) -> Vec<VersionInfo> {
             name: v.name.clone(),
             file: v.file.display().to_string(),
             description: v.description.clone(),
-            release: v.release.name.to_string(),
+            release: v.release_name.clone(),
             machine_type: v.machine_type.clone(),
             compat_properties: v.compat.iter().map(|c| c.to_string()).collect(),
             symbols: v.symbols.iter().cloned().collect(),
@@ -69,11 +69,12 @@ fn reproduces(
     ops: &[TrialOp],
     outcome: Outcome,
 ) -> bool {
-    match run_reference(&chain[0], targets, ops) {
-        Ok(reference) => run_trial(chain, targets, ops, &reference).outcome == outcome,
-        Err(_) => false,
-    }
+    run_chain(chain, targets, ops).is_ok_and(|r| r.outcome == outcome)
 }
+
+/// Shrink attempts for a chain through a real version (each one starts
+/// QEMU processes: about a second).
+const REAL_SHRINK_BUDGET: usize = 24;
 
 /// The minimized ops of a trial whose outcome should be kept.
 pub fn shrink_trial(t: &TrialOutcome) -> Vec<TrialOp> {
@@ -82,7 +83,12 @@ pub fn shrink_trial(t: &TrialOutcome) -> Vec<TrialOp> {
         return t.ops.clone();
     }
     let fails = |ops: &[TrialOp]| reproduces(&t.chain, &t.scenario.devices, ops, outcome);
-    shrink(&t.ops, &fails, SHRINK_BUDGET)
+    let budget = if t.chain.iter().any(|v| v.is_real()) {
+        REAL_SHRINK_BUDGET
+    } else {
+        SHRINK_BUDGET
+    };
+    shrink(&t.ops, &fails, budget)
 }
 
 /// Op-by-op rows of a trial: the mode of the accessed device before each op,
@@ -92,6 +98,12 @@ pub fn op_rows(
     targets: &[String],
     ops: &[TrialOp],
 ) -> Vec<OpRow> {
+    if chain.iter().any(|v| v.is_real()) {
+        return match run_chain(chain, targets, ops) {
+            Ok(r) => real_op_rows(chain, targets, ops, &r),
+            Err(_) => Vec::new(),
+        };
+    }
     let Ok(reference) = run_reference(&chain[0], targets, ops) else {
         return Vec::new();
     };
@@ -142,6 +154,49 @@ pub fn op_rows(
         });
     }
     rows
+}
+
+/// Op rows of a chain through a real version, from the trial's own reads:
+/// a QEMU process does not show its device modes ("n/a").
+fn real_op_rows(
+    chain: &[Arc<crate::machines::Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+    r: &crate::trial::TrialResult,
+) -> Vec<OpRow> {
+    let want: BTreeMap<usize, u64> = r.reference_reads.iter().copied().collect();
+    let got: BTreeMap<usize, u64> = r.reads.iter().copied().collect();
+    let mut hop = 0;
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let device = match op {
+                TrialOp::Write { dev, .. } | TrialOp::Read { dev, .. } => targets[*dev].clone(),
+                _ => String::new(),
+            };
+            let text = if matches!(op, TrialOp::Migrate) {
+                hop += 1;
+                let from = &chain[(hop - 1).min(chain.len() - 1)].name;
+                let to = &chain[hop.min(chain.len() - 1)].name;
+                format!("migrate {from} -> {to}")
+            } else {
+                op.to_string()
+            };
+            let mode_before = if device.is_empty() {
+                String::new()
+            } else {
+                "n/a".to_string()
+            };
+            OpRow {
+                index: i,
+                device,
+                op: text,
+                mode_before,
+                expected: want.get(&i).copied(),
+                got: got.get(&i).copied(),
+            }
+        })
+        .collect()
 }
 
 /// The record of one finished trial (also a soak JSON line).
@@ -395,12 +450,18 @@ pub fn build(
 
 /// The detail section of one trial: shrunk, traced, reproducer saved.
 pub fn detail(t: &TrialOutcome, checks: &[StaticCheck], save_to: Option<&Path>) -> FailureDetail {
-    let ops = shrink_trial(t);
+    // A real build that differs from its model is judged against another
+    // run: its own rerun cannot reproduce that verdict, so it is kept whole.
+    // An expected trial through a real version is shown as it ran: each
+    // rerun costs QEMU processes.
+    let real = t.chain.iter().any(|v| v.is_real());
+    let model_differs = t.result.reason.starts_with(crate::matrix::MODEL_DIFFERS);
+    let keep = model_differs || (real && t.as_expected());
+    let ops = if keep { t.ops.clone() } else { shrink_trial(t) };
     let targets = &t.scenario.devices;
-    let reference = run_reference(&t.chain[0], targets, &ops).ok();
-    let result = reference
-        .as_ref()
-        .map(|r| run_trial(&t.chain, targets, &ops, r));
+    let result = (!keep)
+        .then(|| run_chain(&t.chain, targets, &ops).ok())
+        .flatten();
     let result = result.as_ref().unwrap_or(&t.result);
     let repro = Reproducer {
         format: FORMAT.to_string(),
@@ -448,7 +509,11 @@ pub fn detail(t: &TrialOutcome, checks: &[StaticCheck], save_to: Option<&Path>) 
         reason: result.reason.clone(),
         reproduce,
         reproducer_file: file,
-        ops: op_rows(&t.chain, targets, &ops),
+        ops: if real {
+            real_op_rows(&t.chain, targets, &ops, result)
+        } else {
+            op_rows(&t.chain, targets, &ops)
+        },
         state_diff: result.state_diff.clone(),
         flash_diff: result.flash_diff.clone(),
         static_findings,

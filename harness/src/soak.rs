@@ -161,6 +161,7 @@ pub fn soak(
             project
                 .chains(s)
                 .into_iter()
+                .filter(|c| project.chain_available(c))
                 .filter(|c| {
                     args.versions.is_empty()
                         || c.iter()

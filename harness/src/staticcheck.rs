@@ -9,12 +9,12 @@ use std::sync::{Mutex, OnceLock};
 /// Incompatibilities predicted for migrating `a` → `b`.
 pub fn findings(a: &Version, b: &Version) -> Vec<String> {
     let mut out = Vec::new();
-    if !b.release.machine_types.contains(&a.machine_type.as_str()) {
+    if !b.offers_type(&a.machine_type) {
         out.push(format!(
             "machine type '{}' is not offered by release {} (offers {})",
             a.machine_type,
-            b.release.name,
-            b.release.machine_types.join(", ")
+            b.release_name,
+            b.offered().join(", ")
         ));
     }
     match crate::vmstate_cmds::check_versions(a, b) {

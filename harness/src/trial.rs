@@ -8,6 +8,7 @@ use crate::features::{MIGRATES_COMMAND_STATE, RESTORES_READ_MODE};
 use crate::generator::TrialOp;
 use crate::layout::{command_set, CommandSet};
 use crate::machines::Version;
+use devices::Storage;
 use reports::results::{FlashDiff, StateDiff};
 use reports::Outcome;
 use serde_json::Value;
@@ -83,13 +84,7 @@ pub fn features_running(v: &Version, id: &str, machine_type: &str) -> BTreeSet<S
     if machine_type == v.machine_type {
         return d.features.clone();
     }
-    let mut symbols: BTreeSet<String> = v
-        .symbols
-        .iter()
-        .filter(|s| !s.starts_with("machine-type:"))
-        .cloned()
-        .collect();
-    symbols.insert(format!("machine-type:{machine_type}"));
+    let symbols = v.symbols_running(machine_type);
     d.declared_features
         .iter()
         .filter(|f| f.effective(&symbols))
@@ -117,7 +112,7 @@ pub fn loss_allowed(a: &Version, b: &Version, machine_type: &str, targets: &[Str
 /// both run their own machine types) the static checker finds a section the
 /// destination does not have.
 pub fn refusal_predicted(a: &Version, b: &Version, machine_type: &str) -> bool {
-    if !b.release.machine_types.contains(&machine_type) {
+    if !b.offers_type(machine_type) {
         return true;
     }
     machine_type == a.machine_type
@@ -152,6 +147,25 @@ pub fn expected_outcomes(chain: &[Arc<Version>], targets: &[String]) -> BTreeSet
         out.insert(Outcome::Lossy);
     }
     out
+}
+
+/// Runs one trial along `chain` from scratch: its reference first. Chains
+/// through a real version run on QEMU processes; model chains fork.
+pub fn run_chain(
+    chain: &[Arc<Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+) -> Result<TrialResult, String> {
+    if chain.iter().any(|v| v.is_real()) {
+        let reference = crate::real_trial::run_reference(&chain[0], targets, ops)
+            .map_err(|e| format!("reference run on {}: {}", chain[0].name, e.0))?;
+        Ok(crate::real_trial::run_trial(
+            chain, targets, ops, &reference,
+        ))
+    } else {
+        let reference = run_reference(&chain[0], targets, ops)?;
+        Ok(run_trial(chain, targets, ops, &reference))
+    }
 }
 
 /// Runs one trial along `chain` from the reference's snapshots.
@@ -254,21 +268,63 @@ fn run_trial_inner(
         }
     }
 
-    let first_read_mismatch = reads
-        .iter()
-        .zip(&reference.reads)
-        .find(|(a, b)| a != b)
-        .map(|(a, _)| a.0)
-        .or_else(|| (reads.len() != reference.reads.len()).then_some(ops.len()));
     let flash_diff = flash_diffs(&reference.end, &board);
     let state_diff = state_diffs(&reference.end, &board);
+    judge(Judged {
+        ops,
+        reads,
+        reference_reads: &reference.reads,
+        lost_at,
+        refusals,
+        loss_permitted,
+        flash_diff,
+        state_diff,
+        migrate_us,
+    })
+}
+
+/// What a trial observed, ready to be judged.
+pub struct Judged<'a> {
+    pub ops: &'a [TrialOp],
+    pub reads: Vec<(usize, u64)>,
+    pub reference_reads: &'a [(usize, u64)],
+    /// Contents lost at a migration point (a description), if any.
+    pub lost_at: Option<String>,
+    /// One line per refused hop.
+    pub refusals: Vec<String>,
+    /// Some hop that loaded may lose state, as its features allow.
+    pub loss_permitted: bool,
+    pub flash_diff: Vec<FlashDiff>,
+    pub state_diff: Vec<StateDiff>,
+    pub migrate_us: u64,
+}
+
+/// The outcome of a trial from what it observed (DESIGN.md's table).
+pub fn judge(j: Judged<'_>) -> TrialResult {
+    let Judged {
+        ops,
+        reads,
+        reference_reads,
+        lost_at,
+        refusals,
+        loss_permitted,
+        flash_diff,
+        state_diff,
+        migrate_us,
+    } = j;
+    let first_read_mismatch = reads
+        .iter()
+        .zip(reference_reads)
+        .find(|(a, b)| a != b)
+        .map(|(a, _)| a.0)
+        .or_else(|| (reads.len() != reference_reads.len()).then_some(ops.len()));
     let differs = first_read_mismatch.is_some() || !flash_diff.is_empty() || !state_diff.is_empty();
 
     let describe = || {
         let mut parts = Vec::new();
         if let Some(i) = first_read_mismatch {
             let got = reads.iter().find(|(j, _)| *j == i).map(|r| r.1);
-            let want = reference.reads.iter().find(|(j, _)| *j == i).map(|r| r.1);
+            let want = reference_reads.iter().find(|(j, _)| *j == i).map(|r| r.1);
             parts.push(format!(
                 "read at op {i} ({}) returned {} where the reference read {}",
                 ops.get(i).map(|o| o.to_string()).unwrap_or_default(),
@@ -333,7 +389,7 @@ fn run_trial_inner(
         reason,
         first_read_mismatch,
         reads,
-        reference_reads: reference.reads.clone(),
+        reference_reads: reference_reads.to_vec(),
         state_diff,
         flash_diff,
         migrate_us,
@@ -342,17 +398,35 @@ fn run_trial_inner(
 }
 
 fn flash_diffs(reference: &Board, got: &Board) -> Vec<FlashDiff> {
+    flash_diffs_of(
+        &got.version,
+        &reference.arrays(),
+        &reference.images(),
+        &got.arrays(),
+        &got.images(),
+    )
+}
+
+/// Differences between two machines' flash arrays and images (lists by
+/// device id, in the same order), at most [`FLASH_DIFF_LIMIT`] lines each.
+pub fn flash_diffs_of(
+    version: &Version,
+    ref_arrays: &[(String, Storage)],
+    ref_images: &[(String, Option<Storage>)],
+    got_arrays: &[(String, Storage)],
+    got_images: &[(String, Option<Storage>)],
+) -> Vec<FlashDiff> {
     let mut out = Vec::new();
-    let pairs = reference
-        .arrays()
-        .into_iter()
-        .zip(got.arrays())
+    let pairs = ref_arrays
+        .iter()
+        .cloned()
+        .zip(got_arrays.iter().cloned())
         .map(|((id, a), (_, b))| (id, "array", Some(a), Some(b)))
         .chain(
-            reference
-                .images()
-                .into_iter()
-                .zip(got.images())
+            ref_images
+                .iter()
+                .cloned()
+                .zip(got_images.iter().cloned())
                 .map(|((id, a), (_, b))| (id, "image", a, b)),
         );
     for (id, what, a, b) in pairs {
@@ -362,8 +436,7 @@ fn flash_diffs(reference: &Board, got: &Board) -> Vec<FlashDiff> {
         if a == b {
             continue;
         }
-        let sector = got
-            .version
+        let sector = version
             .device(&id)
             .and_then(|d| {
                 devices::props::parse_int(d.properties.get("sector-length").map_or("0", |s| s))

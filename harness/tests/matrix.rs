@@ -4,7 +4,9 @@
 //! seeds (`NORCOMPAT_SEEDS` overrides), and `soak::<scenario>::<chain>`
 //! (ignored; `--ignored` runs each scenario's long seed set).
 
-use harness::matrix::{chain_name, default_root, run_cells, seeds_for, Project};
+use harness::matrix::{
+    chain_name, check_against_models, default_root, real_seeds, run_cells, seeds_for, Project,
+};
 use harness::reproducer::Reproducer;
 use harness::results::shrink_trial;
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -65,10 +67,27 @@ fn cell_trial(project: &Arc<Project>, scenario: usize, chain: Vec<usize>, long: 
     let cname = chain_name(&project.chain_versions(&chain));
     let prefix = if long { "soak" } else { "matrix" };
     let name = format!("{prefix}::{}::{cname}", s.name);
+    let real = chain.iter().any(|i| project.versions[*i].is_real());
+    // Without a usable QEMU its trials are ignored (the reason is printed
+    // first); with NORCOMPAT_REQUIRE_QEMU=1 (CI) they run and fail.
+    let unavailable = !project.chain_available(&chain) && !require_qemu();
     let project = project.clone();
     Trial::test(name, move || {
-        let seeds = seeds_for(&s, long);
-        let trials = run_cells(&project, &s, std::slice::from_ref(&chain), &seeds);
+        if !project.chain_available(&chain) {
+            let why: Vec<String> = project
+                .unavailable
+                .iter()
+                .map(|(n, r)| format!("{n}: {r}"))
+                .collect();
+            return Err(format!("real QEMU is required here: {}", why.join("; ")).into());
+        }
+        let seeds = if real {
+            real_seeds(&seeds_for(&s, long))
+        } else {
+            seeds_for(&s, long)
+        };
+        let mut trials = run_cells(&project, &s, std::slice::from_ref(&chain), &seeds);
+        check_against_models(&project, &mut trials);
         let failures: Vec<_> = trials.iter().filter(|t| !t.as_expected()).collect();
         if failures.is_empty() {
             return Ok(());
@@ -106,7 +125,12 @@ fn cell_trial(project: &Arc<Project>, scenario: usize, chain: Vec<usize>, long: 
         }
         Err(msg.into())
     })
-    .with_ignored_flag(long)
+    .with_ignored_flag(long || unavailable)
+}
+
+/// CI sets NORCOMPAT_REQUIRE_QEMU=1: a missing QEMU is then a failure.
+fn require_qemu() -> bool {
+    std::env::var("NORCOMPAT_REQUIRE_QEMU").is_ok_and(|v| v == "1")
 }
 
 fn main() {
@@ -118,6 +142,11 @@ fn main() {
             std::process::exit(2);
         }
     };
+    for (name, reason) in &project.unavailable {
+        eprintln!(
+            "note: trials through {name} are ignored: {reason} (set up with `bash scripts/setup-qemu.sh`)"
+        );
+    }
     let mut trials = regression_trials(&project);
     for long in [false, true] {
         for (i, s) in project.scenarios.iter().enumerate() {

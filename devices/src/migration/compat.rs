@@ -79,14 +79,18 @@ pub fn release_of(type_name: &str) -> Option<&'static Release> {
     RELEASES.iter().find(|r| r.types.contains(&type_name))
 }
 
+/// The built-in compat properties of a machine type (all drivers).
+pub fn builtin_compat(machine_type: &str) -> &'static [GlobalProperty] {
+    match machine_type {
+        NOR_5_0 => HW_COMPAT_5_0,
+        _ => &[],
+    }
+}
+
 /// The compat properties machine type `machine_type` applies to `type_name`
 /// (those whose driver is the type or one of its ancestors).
 pub fn compat_props(machine_type: &str, type_name: &str) -> Vec<(String, String)> {
-    let table: &[GlobalProperty] = match machine_type {
-        NOR_5_0 => HW_COMPAT_5_0,
-        _ => &[],
-    };
-    table
+    builtin_compat(machine_type)
         .iter()
         .filter(|p| crate::type_is_a(type_name, p.driver))
         .map(|p| (p.property.to_string(), p.value.to_string()))

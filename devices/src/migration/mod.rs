@@ -17,6 +17,7 @@
 pub mod check;
 pub mod compat;
 pub mod error;
+pub mod foreign;
 pub mod stream;
 #[cfg(test)]
 pub(crate) mod testdev;

@@ -137,6 +137,8 @@ pub struct Machine {
     /// Enabled migration capabilities (QEMU's `migrate-set-capabilities`),
     /// in [`Capability::ALL`] order.
     capabilities: Vec<Capability>,
+    /// Section id of `ram` in the streams it writes.
+    ram_section_id: u32,
     builder: Option<Arc<dyn MachineBuilder>>,
 }
 
@@ -193,12 +195,18 @@ struct Registration {
 /// machines have no memory map.
 const RAM_BLOCK_ADDR: u64 = 0;
 
-/// Section id of `ram`; device registrations follow from 1.
-const RAM_SECTION_ID: u32 = 0;
+/// Section id of `ram` unless a machine numbers as its board does
+/// ([`Machine::with_ram_section_id`]); device registrations follow it.
+pub const RAM_SECTION_ID: u32 = 0;
 
 /// Registrations of `devices`: instance ids count up per id string in
 /// registration order (QEMU's `calculate_new_instance_id`).
 fn registrations(devices: &[&dyn FlashDevice]) -> Vec<Registration> {
+    registrations_from(devices, RAM_SECTION_ID)
+}
+
+/// [`registrations`] with `ram` at section id `ram_id`.
+fn registrations_from(devices: &[&dyn FlashDevice], ram_id: u32) -> Vec<Registration> {
     let mut out: Vec<Registration> = Vec::new();
     for (device, dev) in devices.iter().enumerate() {
         for entry in dev.vmstate_entries() {
@@ -206,7 +214,7 @@ fn registrations(devices: &[&dyn FlashDevice]) -> Vec<Registration> {
                 .iter()
                 .filter(|r| r.vmsd.name == entry.vmsd.name)
                 .count() as u32;
-            let section_id = RAM_SECTION_ID + 1 + out.len() as u32;
+            let section_id = ram_id + 1 + out.len() as u32;
             out.push(Registration {
                 device,
                 instance,
@@ -292,7 +300,7 @@ fn write_page(w: &mut Writer, d: &dyn FlashDevice, index: usize, first: bool) {
     }
 }
 
-fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice], ignore_shared: bool) {
+fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice], ignore_shared: bool, ram_id: u32) {
     let total: u64 = devices.iter().map(|d| ram_block_len(d.array().len())).sum();
     let pages: Vec<Option<Vec<usize>>> = devices
         .iter()
@@ -311,7 +319,7 @@ fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice], ignore_shared: bool) 
     w.reserve(records + 64 * (devices.len() + 1));
     // START: the block list (setup).
     w.u8(QEMU_VM_SECTION_START);
-    w.be32(RAM_SECTION_ID);
+    w.be32(ram_id);
     w.str_u8(RAM_IDSTR);
     w.be32(0);
     w.be32(RAM_VERSION);
@@ -326,10 +334,10 @@ fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice], ignore_shared: bool) 
         }
     }
     w.be64(RAM_SAVE_FLAG_EOS);
-    footer(w, RAM_SECTION_ID);
+    footer(w, ram_id);
     // PART: the pages.
     w.u8(QEMU_VM_SECTION_PART);
-    w.be32(RAM_SECTION_ID);
+    w.be32(ram_id);
     for (d, p) in devices.iter().zip(&pages) {
         match p {
             None => {
@@ -345,12 +353,12 @@ fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice], ignore_shared: bool) 
         }
     }
     w.be64(RAM_SAVE_FLAG_EOS);
-    footer(w, RAM_SECTION_ID);
+    footer(w, ram_id);
     // END: nothing was dirtied since (the machine is stopped).
     w.u8(QEMU_VM_SECTION_END);
-    w.be32(RAM_SECTION_ID);
+    w.be32(ram_id);
     w.be64(RAM_SAVE_FLAG_EOS);
-    footer(w, RAM_SECTION_ID);
+    footer(w, ram_id);
 }
 
 /// Saves `devices` running `machine_type` as a stream.
@@ -368,13 +376,27 @@ pub fn save_stream_with(
     devices: &[&dyn FlashDevice],
     capabilities: &[Capability],
 ) -> Vec<u8> {
-    let regs = registrations(devices);
+    save_stream_numbered(machine_type, devices, capabilities, RAM_SECTION_ID)
+}
+
+/// [`save_stream_with`] with `ram` at section id `ram_id` and the device
+/// sections after it. QEMU finds a `ram` PART or END record by the id its
+/// START gave, comparing with every registration's last loaded id, which is
+/// 0 for those not loaded yet: on a real board `ram` must not be 0 (QEMU's
+/// `timer` would take its pages), so board models number as QEMU does.
+pub fn save_stream_numbered(
+    machine_type: &str,
+    devices: &[&dyn FlashDevice],
+    capabilities: &[Capability],
+    ram_id: u32,
+) -> Vec<u8> {
+    let regs = registrations_from(devices, ram_id);
     let ignore_shared = capabilities.contains(&Capability::XIgnoreShared);
     let mut w = Writer::with_capacity(256);
     w.be32(QEMU_VM_FILE_MAGIC);
     w.be32(QEMU_VM_FILE_VERSION);
     write_configuration(&mut w, machine_type, capabilities);
-    write_ram(&mut w, devices, ignore_shared);
+    write_ram(&mut w, devices, ignore_shared, ram_id);
     for (device, dev) in devices.iter().enumerate() {
         for SavedSection {
             idstr,
@@ -412,8 +434,16 @@ impl Machine {
             offered: vec![machine_type.to_string()],
             devices,
             capabilities: Vec::new(),
+            ram_section_id: RAM_SECTION_ID,
             builder: None,
         }
+    }
+
+    /// Numbers the sections it writes from `id` for `ram` (as the board's
+    /// QEMU does: 2 on `virt`), see [`save_stream_numbered`].
+    pub fn with_ram_section_id(mut self, id: u32) -> Machine {
+        self.ram_section_id = id;
+        self
     }
 
     /// Enables a migration capability (QEMU's `migrate-set-capabilities`
@@ -456,6 +486,7 @@ impl Machine {
             offered: self.offered.clone(),
             devices: self.devices.iter().map(|d| d.fork()).collect(),
             capabilities: self.capabilities.clone(),
+            ram_section_id: self.ram_section_id,
             builder: self.builder.clone(),
         }
     }
@@ -466,7 +497,12 @@ impl Machine {
 
     /// The outgoing stream of this machine. The machine is not changed.
     pub fn save(&self) -> Vec<u8> {
-        save_stream_with(&self.machine_type, &self.device_refs(), &self.capabilities)
+        save_stream_numbered(
+            &self.machine_type,
+            &self.device_refs(),
+            &self.capabilities,
+            self.ram_section_id,
+        )
     }
 
     /// Loads an incoming stream into this (freshly started) machine.

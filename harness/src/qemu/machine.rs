@@ -1,0 +1,348 @@
+//! A real version's running machine: one QEMU process on the version's board
+//! with its flash images in files, driven by trial ops through qtest and
+//! migrated through QEMU's own stream with QMP.
+
+use super::process::{Launch, QemuProcess, COMMAND_TIMEOUT};
+use super::QemuError;
+use crate::generator::TrialOp;
+use crate::machines::Version;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long one migration (save or load) may take.
+pub const MIGRATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The flash images of one machine, as files in a private directory
+/// (on `/dev/shm` where it exists: QEMU writes every program and erase
+/// through, and a `virt` board has 128 MiB of flash).
+#[derive(Debug)]
+pub struct Images {
+    dir: tempfile::TempDir,
+    /// Device id → image file, in the version's device order.
+    pub files: Vec<(String, PathBuf)>,
+}
+
+fn image_dir() -> Result<tempfile::TempDir, QemuError> {
+    let shm = Path::new("/dev/shm");
+    let b = tempfile::Builder::new().prefix("norcompat-img-").clone();
+    let r = if shm.is_dir() {
+        b.tempdir_in(shm)
+    } else {
+        b.tempdir()
+    };
+    r.map_err(|e| QemuError::Start(format!("image directory: {e}")))
+}
+
+impl Images {
+    /// Fresh images filled with each device's `fill` byte.
+    pub fn fresh(version: &Version) -> Result<Images, QemuError> {
+        let dir = image_dir()?;
+        let mut files = Vec::new();
+        for d in &version.devices {
+            let path = dir.path().join(format!("{}.img", d.id));
+            let err = |e: std::io::Error| QemuError::Start(format!("{}: {e}", path.display()));
+            let f = std::fs::File::create(&path).map_err(err)?;
+            if d.fill == 0 {
+                f.set_len(d.image_size).map_err(err)?;
+            } else {
+                let mut w = std::io::BufWriter::new(f);
+                let chunk = vec![d.fill; 1 << 16];
+                let mut left = d.image_size;
+                while left > 0 {
+                    let n = left.min(chunk.len() as u64) as usize;
+                    w.write_all(&chunk[..n]).map_err(err)?;
+                    left -= n as u64;
+                }
+                w.flush().map_err(err)?;
+            }
+            files.push((d.id.clone(), path));
+        }
+        Ok(Images { dir, files })
+    }
+
+    /// A copy of these images (a storage copy at a migration point).
+    pub fn copy(&self) -> Result<Images, QemuError> {
+        let dir = image_dir()?;
+        let mut files = Vec::new();
+        for (id, src) in &self.files {
+            let path = dir.path().join(src.file_name().unwrap_or_default());
+            std::fs::copy(src, &path)
+                .map_err(|e| QemuError::Start(format!("copying {}: {e}", src.display())))?;
+            files.push((id.clone(), path));
+        }
+        Ok(Images { dir, files })
+    }
+
+    /// The contents of every image, by device id.
+    pub fn read(&self) -> Result<Vec<(String, Vec<u8>)>, QemuError> {
+        self.files
+            .iter()
+            .map(|(id, p)| {
+                std::fs::read(p)
+                    .map(|b| (id.clone(), b))
+                    .map_err(|e| QemuError::Start(format!("{}: {e}", p.display())))
+            })
+            .collect()
+    }
+
+    /// The directory holding the images.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A running real machine.
+#[derive(Debug)]
+pub struct QemuMachine {
+    pub version: Arc<Version>,
+    pub process: QemuProcess,
+    /// The machine type it was started with (`-M`).
+    pub machine_type: String,
+    pub images: Images,
+    /// Scenario device index → index into the version's devices.
+    pub targets: Vec<usize>,
+}
+
+/// The command line for `version` running `machine_type` on `images`.
+pub fn launch(
+    base: &Launch,
+    version: &Version,
+    machine_type: &str,
+    images: &Images,
+    incoming: bool,
+) -> Launch {
+    let mut args: Vec<String> = vec![
+        "-M".into(),
+        machine_type.into(),
+        "-accel".into(),
+        "qtest".into(),
+        "-display".into(),
+        "none".into(),
+        "-nodefaults".into(),
+        // The qtest log goes to stderr otherwise, one line per access.
+        "-qtest-log".into(),
+        "/dev/null".into(),
+    ];
+    for (d, (_, path)) in version.devices.iter().zip(&images.files) {
+        let unit = d.drive_unit.unwrap_or(0);
+        args.push("-drive".into());
+        let ro = if d.read_only { ",readonly=on" } else { "" };
+        args.push(format!(
+            "if=pflash,format=raw,unit={unit},file={}{ro}",
+            path.display()
+        ));
+    }
+    if let Some(e) = &version.emulator {
+        args.extend(e.args.iter().cloned());
+    }
+    if incoming {
+        args.push("-incoming".into());
+        args.push("defer".into());
+    }
+    Launch {
+        binary: base.binary.clone(),
+        env: base.env.clone(),
+        args,
+    }
+}
+
+/// Why an incoming stream did not load.
+#[derive(Debug)]
+pub enum LoadError {
+    /// QEMU refused it (and exited, as QEMU 7.2 does): its message.
+    Refused(String),
+    /// QEMU hung or answered garbage.
+    Failed(QemuError),
+}
+
+impl QemuMachine {
+    /// Starts `version` on `images` (fresh or copied), running
+    /// `machine_type`; with `incoming` it waits for a stream (`-incoming defer`).
+    pub fn start(
+        base: &Launch,
+        version: &Arc<Version>,
+        machine_type: &str,
+        targets: &[usize],
+        images: Images,
+        incoming: bool,
+    ) -> Result<QemuMachine, QemuError> {
+        let l = launch(base, version, machine_type, &images, incoming);
+        let process = QemuProcess::start(&l)?;
+        Ok(QemuMachine {
+            version: version.clone(),
+            process,
+            machine_type: machine_type.to_string(),
+            images,
+            targets: targets.to_vec(),
+        })
+    }
+
+    fn target_addr(&self, dev: usize, addr: u64) -> u64 {
+        self.version.devices[self.targets[dev]].base + addr
+    }
+
+    /// Applies one op (not `Migrate`); returns the value of a read.
+    pub fn apply(&mut self, op: &TrialOp) -> Result<Option<u64>, QemuError> {
+        let r = match op {
+            TrialOp::Write {
+                dev,
+                addr,
+                width,
+                val,
+            } => {
+                let a = self.target_addr(*dev, *addr);
+                self.process.qtest.write(a, *width, *val).map(|_| None)
+            }
+            TrialOp::Read { dev, addr, width } => {
+                let a = self.target_addr(*dev, *addr);
+                self.process.qtest.read(a, *width).map(Some)
+            }
+            TrialOp::Step { ns } => self.process.qtest.clock_step(*ns).map(|_| None),
+            TrialOp::Reset => self.reset().map(|_| None),
+            TrialOp::Migrate => Ok(None),
+        };
+        r.map_err(|e| self.process.explain(e))
+    }
+
+    /// `system_reset`, waiting for QEMU's RESET event.
+    fn reset(&mut self) -> Result<(), QemuError> {
+        self.process.qmp.execute("system_reset", json!({}))?;
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        while !self.process.qmp.take_event("RESET") {
+            if Instant::now() > deadline {
+                return Err(QemuError::Timeout {
+                    what: "waiting for the RESET event".into(),
+                    stderr: self.process.stderr(),
+                });
+            }
+            // A cheap command lets QEMU's main loop run and deliver the event.
+            self.process.qmp.execute("query-status", json!({}))?;
+        }
+        Ok(())
+    }
+
+    /// Stops the machine and migrates it into `path` (QEMU's own stream);
+    /// the machine stays stopped until [`QemuMachine::resume`].
+    pub fn save(&mut self, path: &Path) -> Result<Vec<u8>, QemuError> {
+        let r = self.save_inner(path);
+        r.map_err(|e| self.process.explain(e))
+    }
+
+    fn save_inner(&mut self, path: &Path) -> Result<Vec<u8>, QemuError> {
+        let qmp = &mut self.process.qmp;
+        qmp.execute("stop", json!({}))?;
+        let uri = format!("exec:cat > {}", path.display());
+        qmp.execute("migrate", json!({ "uri": uri }))?;
+        let deadline = Instant::now() + MIGRATION_TIMEOUT;
+        loop {
+            let info = qmp.execute("query-migrate", json!({}))?;
+            match info.get("status").and_then(Value::as_str) {
+                Some("completed") => break,
+                Some("failed") | Some("cancelled") => {
+                    return Err(QemuError::Migration(format!(
+                        "to {} failed: {}",
+                        path.display(),
+                        info.get("error-desc")
+                            .and_then(Value::as_str)
+                            .unwrap_or("(no description)")
+                    )))
+                }
+                _ => {}
+            }
+            if Instant::now() > deadline {
+                return Err(QemuError::Timeout {
+                    what: format!("migrating to {}", path.display()),
+                    stderr: String::new(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::fs::read(path).map_err(|e| QemuError::Migration(format!("{}: {e}", path.display())))
+    }
+
+    /// Continues after [`QemuMachine::save`] (QEMU may `cont` after a
+    /// completed migration: the reference run goes on).
+    pub fn resume(&mut self) -> Result<(), QemuError> {
+        let r = self.process.qmp.execute("cont", json!({})).map(|_| ());
+        r.map_err(|e| self.process.explain(e))
+    }
+
+    /// Loads the stream in `path` into this machine (started with
+    /// `incoming`), and waits until it runs.
+    pub fn load(&mut self, path: &Path) -> Result<(), LoadError> {
+        let uri = format!("exec:cat {}", path.display());
+        if let Err(e) = self
+            .process
+            .qmp
+            .execute("migrate-incoming", json!({ "uri": uri }))
+        {
+            return Err(self.load_failure(e));
+        }
+        let deadline = Instant::now() + MIGRATION_TIMEOUT;
+        loop {
+            let status = match self.process.qmp.execute("query-status", json!({})) {
+                Ok(s) => s,
+                Err(e) => return Err(self.load_failure(e)),
+            };
+            match status.get("status").and_then(Value::as_str) {
+                Some("inmigrate") => {}
+                Some("running") => return Ok(()),
+                Some(other) => {
+                    // Loaded but not running (e.g. paused): run it.
+                    if other == "paused" || other == "prelaunch" {
+                        if let Err(e) = self.process.qmp.execute("cont", json!({})) {
+                            return Err(self.load_failure(e));
+                        }
+                        return Ok(());
+                    }
+                    return Err(LoadError::Refused(format!(
+                        "after loading QEMU is '{other}': {}",
+                        self.process.stderr()
+                    )));
+                }
+                None => {
+                    return Err(LoadError::Failed(QemuError::Protocol(format!(
+                        "query-status answered {status}"
+                    ))))
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(LoadError::Failed(QemuError::Timeout {
+                    what: format!("loading {}", path.display()),
+                    stderr: self.process.stderr(),
+                }));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn load_failure(&mut self, e: QemuError) -> LoadError {
+        match self.process.explain(e) {
+            // QEMU 7.2 exits when an incoming migration fails: a refusal,
+            // with its own message on stderr.
+            QemuError::Exited { stderr, .. } => LoadError::Refused(refusal_message(&stderr)),
+            other => LoadError::Failed(other),
+        }
+    }
+}
+
+/// QEMU's reason for refusing a stream: its stderr lines without the
+/// program-name prefix, joined.
+pub fn refusal_message(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(|l| match l.split_once(": ") {
+            Some((prog, rest)) if prog.starts_with("qemu-system") => rest,
+            _ => l,
+        })
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    if lines.is_empty() {
+        "QEMU exited without a message".into()
+    } else {
+        lines.join("; ")
+    }
+}

@@ -1,0 +1,122 @@
+//! QEMU's qtest line protocol (`tests/qtest/libqtest.c`): one command per
+//! line, answered by `OK …` or `FAIL …`; asynchronous `IRQ …` lines are
+//! skipped.
+
+use super::QemuError;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+
+/// A connected qtest channel.
+pub struct Qtest {
+    conn: Option<(BufReader<UnixStream>, UnixStream)>,
+}
+
+impl Qtest {
+    /// A placeholder before QEMU connects.
+    pub(crate) fn disconnected() -> Qtest {
+        Qtest { conn: None }
+    }
+
+    /// Wraps a connected socket.
+    pub(crate) fn new(s: UnixStream) -> Result<Qtest, QemuError> {
+        let w = s.try_clone().map_err(|e| QemuError::io("qtest", e))?;
+        Ok(Qtest {
+            conn: Some((BufReader::new(s), w)),
+        })
+    }
+
+    /// Sends one command line and returns the words after `OK`.
+    pub fn command(&mut self, line: &str) -> Result<Vec<String>, QemuError> {
+        let (r, w) = self.conn.as_mut().ok_or(QemuError::Closed {
+            what: format!("qtest '{line}': not connected"),
+        })?;
+        w.write_all(format!("{line}\n").as_bytes())
+            .map_err(|e| QemuError::io(&format!("qtest '{line}'"), e))?;
+        loop {
+            let mut answer = String::new();
+            let n = r
+                .read_line(&mut answer)
+                .map_err(|e| QemuError::io(&format!("qtest '{line}'"), e))?;
+            if n == 0 {
+                return Err(QemuError::Closed {
+                    what: format!("qtest '{line}'"),
+                });
+            }
+            let mut words = answer.split_whitespace();
+            match words.next() {
+                Some("IRQ") => continue,
+                Some("OK") => return Ok(words.map(str::to_string).collect()),
+                _ => {
+                    return Err(QemuError::Protocol(format!(
+                        "qtest '{line}' answered '{}'",
+                        answer.trim_end()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// `readb|readw|readl|readq ADDR`.
+    pub fn read(&mut self, addr: u64, width: u32) -> Result<u64, QemuError> {
+        let cmd = format!("{} {addr:#x}", access("read", width)?);
+        let words = self.command(&cmd)?;
+        words
+            .first()
+            .and_then(|w| u64::from_str_radix(w.trim_start_matches("0x"), 16).ok())
+            .ok_or_else(|| QemuError::Protocol(format!("qtest '{cmd}' answered OK {words:?}")))
+    }
+
+    /// `writeb|writew|writel|writeq ADDR VALUE`.
+    pub fn write(&mut self, addr: u64, width: u32, val: u64) -> Result<(), QemuError> {
+        self.command(&format!("{} {addr:#x} {val:#x}", access("write", width)?))
+            .map(|_| ())
+    }
+
+    /// `clock_step [NS]`: returns the new virtual time.
+    pub fn clock_step(&mut self, ns: Option<u64>) -> Result<u64, QemuError> {
+        let cmd = match ns {
+            Some(ns) => format!("clock_step {ns}"),
+            None => "clock_step".to_string(),
+        };
+        let words = self.command(&cmd)?;
+        words
+            .first()
+            .and_then(|w| w.parse().ok())
+            .ok_or_else(|| QemuError::Protocol(format!("qtest '{cmd}' answered OK {words:?}")))
+    }
+
+    /// `read ADDR SIZE`: bytes straight from the address space.
+    pub fn read_bytes(&mut self, addr: u64, size: u64) -> Result<Vec<u8>, QemuError> {
+        let cmd = format!("read {addr:#x} {size:#x}");
+        let words = self.command(&cmd)?;
+        let hex = words
+            .first()
+            .map(|w| w.trim_start_matches("0x"))
+            .unwrap_or("");
+        if hex.len() as u64 != size * 2 {
+            return Err(QemuError::Protocol(format!(
+                "qtest '{cmd}' answered {} hex digits, expected {}",
+                hex.len(),
+                size * 2
+            )));
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                u8::from_str_radix(&hex[i..i + 2], 16)
+                    .map_err(|_| QemuError::Protocol(format!("qtest '{cmd}': bad hex")))
+            })
+            .collect()
+    }
+}
+
+fn access(verb: &str, width: u32) -> Result<String, QemuError> {
+    let suffix = match width {
+        1 => "b",
+        2 => "w",
+        4 => "l",
+        8 => "q",
+        w => return Err(QemuError::Protocol(format!("no qtest access of width {w}"))),
+    };
+    Ok(format!("{verb}{suffix}"))
+}

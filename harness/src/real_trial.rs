@@ -1,0 +1,442 @@
+//! Trials whose chain includes a real emulator build. Real machines cannot
+//! fork, so the reference run saves a stream (and copies its images, a
+//! storage copy) at every migration point and continues (QEMU may `cont`
+//! after migrating): one reference run per (scenario, seed) gives every
+//! chain its starting stream. Streams cross between models and QEMU in
+//! every direction: a model loads QEMU's whole-VM stream after the other
+//! devices' sections and RAM blocks are removed (with the help of the JSON
+//! description QEMU appends); QEMU loads a model's flash-only stream.
+
+use crate::board::Board;
+use crate::generator::TrialOp;
+use crate::machines::{Version, MODEL_PAGE_BITS};
+use crate::qemu::machine::{Images, LoadError, QemuMachine};
+use crate::qemu::{locate, Launch, QemuError};
+use crate::trial::{flash_diffs_of, judge, loss_allowed, Judged, TrialResult};
+use devices::migration::foreign;
+use devices::{BlockBackend, Storage};
+use reports::Outcome;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A machine's state at a migration point, ready to go anywhere.
+struct Saved {
+    from: Arc<Version>,
+    /// The outgoing stream: QEMU's own for a real source, the model's
+    /// capability-free stream for a model.
+    stream: Vec<u8>,
+    /// The images at that point, by device id (a storage copy).
+    images: Vec<(String, Vec<u8>)>,
+    /// The machine type the stream carries.
+    machine_type: String,
+}
+
+/// The end of a run: what the oracle compares.
+struct End {
+    arrays: Vec<(String, Storage)>,
+    images: Vec<(String, Option<Storage>)>,
+}
+
+/// The reference run on the chain's source.
+pub struct RealReference {
+    reads: Vec<(usize, u64)>,
+    points: Vec<Saved>,
+    end: End,
+}
+
+/// A running machine of either kind.
+enum Running {
+    Model(Board),
+    Real(Box<QemuMachine>),
+}
+
+/// Why a real run could not go on: the trial is `crashed`, with QEMU's
+/// stderr in the reason.
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl From<QemuError> for RunError {
+    fn from(e: QemuError) -> RunError {
+        RunError(e.to_string())
+    }
+}
+
+fn launch_of(v: &Version, machine_type: &str) -> Result<Launch, RunError> {
+    let e = v
+        .emulator
+        .as_ref()
+        .ok_or_else(|| RunError(format!("{} is not a real emulator", v.name)))?;
+    locate(e, machine_type)
+        .map(|l| l.launch)
+        .map_err(|r| RunError(format!("{}: QEMU not usable: {r}", v.name)))
+}
+
+fn target_indices(v: &Version, targets: &[String]) -> Result<Vec<usize>, RunError> {
+    targets
+        .iter()
+        .map(|id| {
+            v.devices
+                .iter()
+                .position(|d| &d.id == id)
+                .ok_or_else(|| RunError(format!("version {} has no device '{id}'", v.name)))
+        })
+        .collect()
+}
+
+/// The model-side RAM block names and section id strings of a version's
+/// flash devices: what a model keeps of QEMU's whole-VM stream.
+fn flash_only_for(v: &Version, stream: &[u8]) -> Result<Vec<u8>, String> {
+    let board = Board::plain(&Arc::new(v.clone()), &[], None)?;
+    let blocks: Vec<String> = board
+        .devices()
+        .iter()
+        .map(|d| d.ram_block_name().to_string())
+        .collect();
+    let sections: Vec<String> = board
+        .devices()
+        .iter()
+        .flat_map(|d| {
+            d.vmstate_entries()
+                .into_iter()
+                .map(|e| e.idstr().to_string())
+        })
+        .collect();
+    foreign::flash_only_with(
+        stream,
+        &|idstr| sections.iter().any(|s| s == idstr),
+        &|name| blocks.iter().any(|b| b == name),
+        &foreign::FlashOnlyOptions {
+            target_page_bits: Some(MODEL_PAGE_BITS),
+        },
+    )
+    .map(|f| f.stream)
+    .map_err(|e| format!("cannot take the flash sections out of the stream: {e}"))
+}
+
+/// A model machine of `v` on `images`, without capabilities.
+fn model_on(
+    v: &Arc<Version>,
+    targets: &[String],
+    images: &[(String, Vec<u8>)],
+) -> Result<Board, String> {
+    let backends = v
+        .devices
+        .iter()
+        .zip(images)
+        .map(|(d, (_, bytes))| BlockBackend::memory_from(Storage::from_bytes(bytes), !d.read_only))
+        .collect();
+    Board::plain(v, targets, Some(backends))
+}
+
+fn write_images(v: &Version, images: &[(String, Vec<u8>)]) -> Result<Images, RunError> {
+    let fresh = Images::fresh(v)?;
+    for ((_, path), (_, bytes)) in fresh.files.iter().zip(images) {
+        std::fs::write(path, bytes).map_err(|e| RunError(format!("{}: {e}", path.display())))?;
+    }
+    Ok(fresh)
+}
+
+impl Running {
+    fn start(v: &Arc<Version>, targets: &[String]) -> Result<Running, RunError> {
+        if v.is_real() {
+            let launch = launch_of(v, &v.machine_type)?;
+            let idx = target_indices(v, targets)?;
+            let images = Images::fresh(v)?;
+            Ok(Running::Real(Box::new(QemuMachine::start(
+                &launch,
+                v,
+                &v.machine_type,
+                &idx,
+                images,
+                false,
+            )?)))
+        } else {
+            Ok(Running::Model(
+                Board::plain(v, targets, None).map_err(RunError)?,
+            ))
+        }
+    }
+
+    fn version(&self) -> &Arc<Version> {
+        match self {
+            Running::Model(b) => &b.version,
+            Running::Real(q) => &q.version,
+        }
+    }
+
+    fn apply(&mut self, op: &TrialOp) -> Result<Option<u64>, RunError> {
+        match self {
+            Running::Model(b) => Ok(b.apply(op)),
+            Running::Real(q) => Ok(q.apply(op)?),
+        }
+    }
+
+    /// Saves the state (a real machine stops, migrates and continues).
+    fn save(&mut self, scratch: &Path) -> Result<Saved, RunError> {
+        match self {
+            Running::Model(b) => Ok(Saved {
+                from: b.version.clone(),
+                // A plain board: no capabilities, sections numbered as
+                // the board's QEMU numbers them.
+                stream: b.machine.save(),
+                images: b
+                    .images()
+                    .into_iter()
+                    .map(|(id, s)| (id, s.map(|s| s.to_vec()).unwrap_or_default()))
+                    .collect(),
+                machine_type: b.machine.machine_type.clone(),
+            }),
+            Running::Real(q) => {
+                let stream = q.save(&scratch.join("stream.bin"))?;
+                let images = q.images.read()?;
+                q.resume()?;
+                Ok(Saved {
+                    from: q.version.clone(),
+                    stream,
+                    images,
+                    machine_type: q.machine_type.clone(),
+                })
+            }
+        }
+    }
+
+    /// The arrays and images at the end (a real machine saves a final
+    /// stream: its RAM blocks are the arrays).
+    fn end(&mut self, scratch: &Path) -> Result<End, RunError> {
+        match self {
+            Running::Model(b) => Ok(End {
+                arrays: b.arrays(),
+                images: b.images(),
+            }),
+            Running::Real(q) => {
+                let stream = q.save(&scratch.join("end.bin"))?;
+                let images = q.images.read()?;
+                let v = q.version.clone();
+                let flash = flash_only_for(&v, &stream).map_err(RunError)?;
+                let mut model = model_on(&v, &[], &images).map_err(RunError)?;
+                model.machine.load_into(&flash).map_err(|e| {
+                    RunError(format!("reading the final stream of {}: {e}", v.name))
+                })?;
+                Ok(End {
+                    arrays: model.arrays(),
+                    images: images
+                        .into_iter()
+                        .map(|(id, b)| (id, Some(Storage::from_bytes(&b))))
+                        .collect(),
+                })
+            }
+        }
+    }
+}
+
+/// Loads `saved` into a fresh machine of `dst`: `Ok(Err(reason))` when the
+/// destination refuses it.
+fn load(
+    saved: &Saved,
+    dst: &Arc<Version>,
+    targets: &[String],
+    scratch: &Path,
+) -> Result<Result<Running, String>, RunError> {
+    if dst.is_real() {
+        let launch = launch_of(dst, &dst.machine_type)?;
+        let idx = target_indices(dst, targets)?;
+        let images = write_images(dst, &saved.images)?;
+        let path = scratch.join("incoming.bin");
+        let bits = dst
+            .emulator
+            .as_ref()
+            .map_or(MODEL_PAGE_BITS, |e| e.target_page_bits);
+        let stream = if !saved.from.is_real() && bits != MODEL_PAGE_BITS {
+            // A model writes 4 KiB pages; this board's QEMU reads its own.
+            foreign::flash_only_with(
+                &saved.stream,
+                &|_| true,
+                &|_| true,
+                &foreign::FlashOnlyOptions {
+                    target_page_bits: Some(bits),
+                },
+            )
+            .map_err(|e| RunError(format!("re-paging the model's stream: {e}")))?
+            .stream
+        } else {
+            saved.stream.clone()
+        };
+        std::fs::write(&path, &stream).map_err(|e| RunError(format!("{}: {e}", path.display())))?;
+        let mut q = QemuMachine::start(&launch, dst, &dst.machine_type, &idx, images, true)?;
+        match q.load(&path) {
+            Ok(()) => {
+                if saved.machine_type != q.machine_type {
+                    q.machine_type.clone_from(&saved.machine_type);
+                }
+                Ok(Ok(Running::Real(Box::new(q))))
+            }
+            Err(LoadError::Refused(reason)) => Ok(Err(reason)),
+            Err(LoadError::Failed(e)) => Err(e.into()),
+        }
+    } else {
+        let stream = if saved.from.is_real() {
+            match flash_only_for(dst, &saved.stream) {
+                Ok(s) => s,
+                Err(reason) => return Ok(Err(reason)),
+            }
+        } else {
+            saved.stream.clone()
+        };
+        let mut b = model_on(dst, targets, &saved.images).map_err(RunError)?;
+        match b.machine.load_into(&stream) {
+            Ok(_) => Ok(Ok(Running::Model(b))),
+            Err(f) => Ok(Err(f.to_string())),
+        }
+    }
+}
+
+fn scratch_dir() -> Result<tempfile::TempDir, RunError> {
+    tempfile::Builder::new()
+        .prefix("norcompat-run-")
+        .tempdir()
+        .map_err(|e| RunError(format!("scratch directory: {e}")))
+}
+
+/// The reference run on `source`: reads, a saved state at every migration
+/// point, and the end.
+pub fn run_reference(
+    source: &Arc<Version>,
+    targets: &[String],
+    ops: &[TrialOp],
+) -> Result<RealReference, RunError> {
+    let scratch = scratch_dir()?;
+    let mut m = Running::start(source, targets)?;
+    let mut reads = Vec::new();
+    let mut points = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        if matches!(op, TrialOp::Migrate) {
+            points.push(m.save(scratch.path())?);
+        } else if let Some(v) = m.apply(op)? {
+            reads.push((i, v));
+        }
+    }
+    let end = m.end(scratch.path())?;
+    Ok(RealReference { reads, points, end })
+}
+
+/// Runs one trial along `chain` from the reference's saved states.
+pub fn run_trial(
+    chain: &[Arc<Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+    reference: &RealReference,
+) -> TrialResult {
+    let started = Instant::now();
+    let mut r = match run_trial_inner(chain, targets, ops, reference) {
+        Ok(r) => r,
+        Err(RunError(reason)) => crashed(reason, &reference.reads),
+    };
+    r.total_us = started.elapsed().as_micros() as u64;
+    r
+}
+
+/// A `crashed` result: QEMU died, hung or answered garbage.
+pub fn crashed(reason: String, reference_reads: &[(usize, u64)]) -> TrialResult {
+    TrialResult {
+        outcome: Outcome::Crashed,
+        reason,
+        first_read_mismatch: None,
+        reads: Vec::new(),
+        reference_reads: reference_reads.to_vec(),
+        state_diff: Vec::new(),
+        flash_diff: Vec::new(),
+        migrate_us: 0,
+        total_us: 0,
+    }
+}
+
+fn run_trial_inner(
+    chain: &[Arc<Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+    reference: &RealReference,
+) -> Result<TrialResult, RunError> {
+    let scratch = scratch_dir()?;
+    let start = ops
+        .iter()
+        .position(|o| matches!(o, TrialOp::Migrate))
+        .unwrap_or(ops.len());
+    let mut reads: Vec<(usize, u64)> = reference
+        .reads
+        .iter()
+        .copied()
+        .filter(|(i, _)| *i < start)
+        .collect();
+    // `None` while the machine is still the untouched source: its state at
+    // every point is the reference's.
+    let mut current: Option<Running> = None;
+    let mut at = chain[0].clone();
+    let machine_type = chain[0].machine_type.clone();
+    let mut hop = 0;
+    let mut refusals = Vec::new();
+    let mut loss_permitted = false;
+    let mut migrate_us = 0;
+    for (i, op) in ops.iter().enumerate().skip(start) {
+        if matches!(op, TrialOp::Migrate) {
+            hop += 1;
+            let dst = &chain[hop.min(chain.len() - 1)];
+            let t = Instant::now();
+            let owned;
+            let saved = match current.as_mut() {
+                None => &reference.points[hop - 1],
+                Some(m) => {
+                    owned = m.save(scratch.path())?;
+                    &owned
+                }
+            };
+            match load(saved, dst, targets, scratch.path())? {
+                Ok(next) => {
+                    loss_permitted |= loss_allowed(&at, dst, &machine_type, targets);
+                    at = dst.clone();
+                    current = Some(next);
+                }
+                // The source continues (while it is the untouched source,
+                // it is the reference run itself).
+                Err(reason) => {
+                    refusals.push(format!("{} -> {} refused: {reason}", at.name, dst.name))
+                }
+            }
+            migrate_us += t.elapsed().as_micros() as u64;
+        } else if let Some(m) = current.as_mut() {
+            if let Some(v) = m.apply(op)? {
+                reads.push((i, v));
+            }
+        } else if let Some(r) = reference.reads.iter().find(|(j, _)| *j == i) {
+            reads.push(*r);
+        }
+    }
+    let (arrays, images) = match current.as_mut() {
+        Some(m) => {
+            let e = m.end(scratch.path())?;
+            (e.arrays, e.images)
+        }
+        None => (reference.end.arrays.clone(), reference.end.images.clone()),
+    };
+    let version = current.as_ref().map_or(&chain[0], |m| m.version()).clone();
+    let flash_diff = flash_diffs_of(
+        &version,
+        &reference.end.arrays,
+        &reference.end.images,
+        &arrays,
+        &images,
+    );
+    Ok(judge(Judged {
+        ops,
+        reads,
+        reference_reads: &reference.reads,
+        lost_at: None,
+        refusals,
+        loss_permitted,
+        flash_diff,
+        // Real QEMU shows only what its stream carries: canonical states
+        // are not compared in chains with a real version.
+        state_diff: Vec::new(),
+        migrate_us,
+    }))
+}
