@@ -1,7 +1,6 @@
 //! Subcommand implementations behind `norcompat`'s argument parsing.
 
 use crate::ops::parse_ops;
-use crate::replay::replay as run_replay;
 use devices::{BlockBackend, DeviceSpec};
 use std::io::Read;
 use std::path::PathBuf;
@@ -30,8 +29,59 @@ pub struct ReplayArgs {
     /// Write the trace here instead of standard output.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// Load this migration stream before the first op (QEMU's whole-VM
+    /// stream or a model's): the device takes its section instance
+    /// `--instance` and the RAM block named by its `name`; the other
+    /// sections and blocks are skipped (listed in the output).
+    #[arg(long)]
+    pub incoming: Option<PathBuf>,
+    /// The device's section instance on its board (virt.flash1: 1), for
+    /// `--incoming` and for the streams `--outgoing` writes.
+    #[arg(long, default_value_t = 0)]
+    pub instance: u32,
+    /// Each `migrate` op writes its stream as DIR/opN.bin, ready for
+    /// `qemu-system-arm -incoming`.
+    #[arg(long)]
+    pub outgoing: Option<PathBuf>,
+    /// The machine type written into streams (e.g. virt-7.2); default: the
+    /// device release's own, or the incoming stream's.
+    #[arg(long)]
+    pub machine_type: Option<String>,
+    /// Target page bits of the streams `--outgoing` writes (default: the
+    /// machine type's in QEMU 7.2: 10 for musicpal and versatilepb, else 12).
+    #[arg(long)]
+    pub target_page_bits: Option<u32>,
     /// Op list (JSON array), '-' for standard input.
     pub ops: PathBuf,
+}
+
+/// `norcompat analyze-stream` arguments.
+#[derive(clap::Args, Debug)]
+pub struct AnalyzeStreamArgs {
+    /// A migration stream (QEMU's, or one norcompat wrote).
+    pub file: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `norcompat analyze-stream`: what a stream holds, like QEMU's
+/// `scripts/analyze-migration.py` (including the streams its 7.2 version
+/// cannot read: the variable-size write-buffer subsection).
+pub fn analyze_stream(args: AnalyzeStreamArgs) -> Result<ExitCode, CliError> {
+    let name = args.file.display().to_string();
+    let bytes = std::fs::read(&args.file).map_err(|e| format!("{name}: {e}"))?;
+    let info = devices::migration::foreign::analyze(&bytes).map_err(|e| format!("{name}: {e}"))?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&info.to_json())? + "\n"
+    } else {
+        info.to_text()
+    };
+    // A closed pipe (`| head`) ends the output, not the program with a panic.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// Runs `norcompat replay`.
@@ -60,7 +110,21 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
         (text, name)
     };
     let ops = parse_ops(&text, &name, window)?;
-    let out = run_replay(&spec, backend, &ops)?;
+    let incoming = match &args.incoming {
+        Some(p) => Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        None => None,
+    };
+    if let Some(dir) = &args.outgoing {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let streams = crate::replay::StreamOptions {
+        incoming,
+        instance: args.instance,
+        outgoing: args.outgoing.clone(),
+        machine_type: args.machine_type.clone(),
+        target_page_bits: args.target_page_bits,
+    };
+    let out = crate::replay::replay_with(&spec, backend, &ops, &streams)?;
     let json = serde_json::to_string_pretty(&out.to_json())? + "\n";
     match &args.output {
         Some(path) => std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?,

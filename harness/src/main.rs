@@ -25,6 +25,9 @@ enum Command {
     Matrix(cli::MatrixArgs),
     /// Replay an op list on one device and print the trace (JSON).
     Replay(cli::ReplayArgs),
+    /// Print what a migration stream holds (sections, decoded flash fields,
+    /// RAM blocks, capabilities), like QEMU's analyze-migration.py.
+    AnalyzeStream(cli::AnalyzeStreamArgs),
     /// Run one trial: a scenario's seed along a chain of versions.
     Trial(cli::TrialArgs),
     /// Replay a saved trial (scenarios/regressions/*.json).
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Some(Command::Matrix(a)) => cli::main_job(a),
         Some(Command::Replay(a)) => cli::replay(a),
         Some(Command::Trial(a)) => cli::trial(a),
+        Some(Command::AnalyzeStream(a)) => cli::analyze_stream(a),
         Some(Command::ReplayTrial(a)) => cli::replay_trial(a),
         Some(Command::Introspect(a)) => cli::introspect(a),
         Some(Command::DumpVmstate(a)) => harness::vmstate_cmds::dump_vmstate(a),

@@ -2640,6 +2640,41 @@ impl StreamInfo {
     }
 }
 
+/// Keeps one instance of the device sections `idstr` accepts and gives it
+/// instance id `to`; sections of other instances of those id strings are
+/// removed, everything else is copied. This is how one device of a board
+/// (`virt.flash1` is `pflash_cfi01` instance 1) is loaded into a machine
+/// holding only that device, and how a one-device stream is addressed to
+/// the right instance of a board.
+pub fn select_instance(
+    bytes: &[u8],
+    idstr: &dyn Fn(&str) -> bool,
+    from: u32,
+    to: u32,
+) -> Result<Vec<u8>, ForeignError> {
+    let info = analyze(bytes)?;
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    for s in &info.sections {
+        let device = s.idstr != RAM_IDSTR && idstr(&s.idstr);
+        if !device || !matches!(s.kind, SectionKind::Full | SectionKind::Start) {
+            continue;
+        }
+        out.extend_from_slice(&bytes[at..s.offset]);
+        at = s.end();
+        if s.instance != from {
+            continue;
+        }
+        // type, section id, idstr length, idstr, then the instance id.
+        let instance_at = s.offset + 1 + 4 + 1 + s.idstr.len();
+        out.extend_from_slice(&bytes[s.offset..instance_at]);
+        out.extend_from_slice(&to.to_be_bytes());
+        out.extend_from_slice(&bytes[instance_at + 4..at]);
+    }
+    out.extend_from_slice(&bytes[at..]);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
