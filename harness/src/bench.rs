@@ -148,6 +148,74 @@ fn fork_vs_naive(project: &Project, seeds: &[u64]) -> Value {
     json!({ "trials": n, "shared_s": shared, "naive_s": naive, "speedup": naive / shared })
 }
 
+/// Real-QEMU trials per second, per board with a usable real version, on
+/// 1 and 2 threads, with where the time goes (QEMU starts, qtest ops,
+/// migrations, the final stream and comparison) summed over the trials.
+fn real_trial_rates(project: &Arc<Project>, seeds: &[u64]) -> Value {
+    let mut out = serde_json::Map::new();
+    for board in project.boards() {
+        let real: Vec<usize> = project
+            .board_versions(&board)
+            .into_iter()
+            .filter(|i| project.versions[*i].is_real())
+            .collect();
+        if real.is_empty() {
+            continue;
+        }
+        if !real
+            .iter()
+            .all(|i| project.available(&project.versions[*i]))
+        {
+            out.insert(board, json!("left out: QEMU not usable here"));
+            continue;
+        }
+        let scenarios: Vec<_> = project
+            .scenarios
+            .iter()
+            .filter(|s| project.scenario_boards(s).contains(&board))
+            .cloned()
+            .collect();
+        let mut per_jobs = serde_json::Map::new();
+        for jobs in [1usize, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(jobs)
+                .build()
+                .expect("thread pool");
+            crate::real_trial::TIMINGS.take();
+            let start = Instant::now();
+            let n: usize = pool.install(|| {
+                scenarios
+                    .iter()
+                    .map(|s| {
+                        let chains: Vec<Vec<usize>> = project
+                            .chains(s)
+                            .into_iter()
+                            .filter(|c| {
+                                c.len() == 2
+                                    && c.iter().any(|i| project.versions[*i].is_real())
+                                    && project.versions[c[0]].board == board
+                            })
+                            .collect();
+                        run_cells(project, s, &chains, seeds).len()
+                    })
+                    .sum()
+            });
+            let secs = start.elapsed().as_secs_f64();
+            per_jobs.insert(
+                format!("jobs_{jobs}"),
+                json!({
+                    "trials": n,
+                    "seconds": secs,
+                    "trials_per_s": n as f64 / secs,
+                    "split": crate::real_trial::TIMINGS.take(),
+                }),
+            );
+        }
+        out.insert(board, Value::Object(per_jobs));
+    }
+    Value::Object(out)
+}
+
 /// Peak resident set size of this process, in KiB (Linux `VmHWM`).
 pub fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -167,6 +235,8 @@ pub fn run(project: Arc<Project>, quick: bool) -> Value {
     let t1 = trials_per_s(&project, &seeds, 1);
     let t2 = trials_per_s(&project, &seeds, 2);
     let fork = fork_vs_naive(&project, &seeds);
+    let real_seeds: Vec<u64> = (0..if quick { 1 } else { 3 }).collect();
+    let real = real_trial_rates(&project, &real_seeds);
     json!({
         "norcompat": env!("CARGO_PKG_VERSION"),
         "quick": quick,
@@ -176,6 +246,7 @@ pub fn run(project: Arc<Project>, quick: bool) -> Value {
         "trials_per_s": { "jobs_1": t1, "jobs_2": t2 },
         "jobs_scaling_ratio": t2 / t1,
         "fork_vs_naive": fork,
+        "real_qemu_trials": real,
         "peak_rss_kib": peak_rss_kib(),
     })
 }

@@ -258,14 +258,24 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
     }
     let mut trials = Vec::new();
     let mut seed_desc = Vec::new();
+    // Drawn on stderr only when it is a terminal (indicatif's default).
+    let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30}] {pos}/{len} scenarios | {msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
     for s in &scenarios {
+        bar.set_message(s.name.clone());
         let seeds: Vec<u64> = match args.seeds {
             Some(n) => (0..n).collect(),
             None => crate::matrix::seeds_for(s, false),
         };
         seed_desc.push(format!("{}: 0..{}", s.name, seeds.len()));
         trials.extend(crate::matrix::run_available(&project, s, &seeds));
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     let run = run_info(
         "matrix",

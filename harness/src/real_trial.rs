@@ -17,8 +17,56 @@ use devices::migration::foreign;
 use devices::{BlockBackend, Storage};
 use reports::Outcome;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Where real trials spend their time, summed over every trial of the
+/// process (microseconds): for `norcompat bench`.
+pub struct Timings {
+    pub start_us: AtomicU64,
+    pub ops_us: AtomicU64,
+    pub migration_us: AtomicU64,
+    pub compare_us: AtomicU64,
+    /// Creating, copying and reading image files.
+    pub images_us: AtomicU64,
+    pub ops: AtomicU64,
+    pub starts: AtomicU64,
+}
+
+/// The process-wide [`Timings`].
+pub static TIMINGS: Timings = Timings {
+    start_us: AtomicU64::new(0),
+    ops_us: AtomicU64::new(0),
+    migration_us: AtomicU64::new(0),
+    compare_us: AtomicU64::new(0),
+    images_us: AtomicU64::new(0),
+    ops: AtomicU64::new(0),
+    starts: AtomicU64::new(0),
+};
+
+impl Timings {
+    /// The sums as JSON, and resets them.
+    pub fn take(&self) -> serde_json::Value {
+        let t = |a: &AtomicU64| a.swap(0, Ordering::Relaxed);
+        serde_json::json!({
+            "start_s": t(&self.start_us) as f64 / 1e6,
+            "ops_s": t(&self.ops_us) as f64 / 1e6,
+            "migration_s": t(&self.migration_us) as f64 / 1e6,
+            "compare_s": t(&self.compare_us) as f64 / 1e6,
+            "images_s": t(&self.images_us) as f64 / 1e6,
+            "ops": t(&self.ops),
+            "qemu_starts": t(&self.starts),
+        })
+    }
+}
+
+fn timed<T>(counter: &AtomicU64, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let r = f();
+    counter.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+    r
+}
 
 /// A machine's state at a migration point, ready to go anywhere.
 struct Saved {
@@ -142,15 +190,12 @@ impl Running {
         if v.is_real() {
             let launch = launch_of(v, &v.machine_type)?;
             let idx = target_indices(v, targets)?;
-            let images = Images::fresh(v)?;
-            Ok(Running::Real(Box::new(QemuMachine::start(
-                &launch,
-                v,
-                &v.machine_type,
-                &idx,
-                images,
-                false,
-            )?)))
+            let images = timed(&TIMINGS.images_us, || Images::fresh(v))?;
+            TIMINGS.starts.fetch_add(1, Ordering::Relaxed);
+            let q = timed(&TIMINGS.start_us, || {
+                QemuMachine::start(&launch, v, &v.machine_type, &idx, images, false)
+            })?;
+            Ok(Running::Real(Box::new(q)))
         } else {
             Ok(Running::Model(
                 Board::plain(v, targets, None).map_err(RunError)?,
@@ -168,7 +213,10 @@ impl Running {
     fn apply(&mut self, op: &TrialOp) -> Result<Option<u64>, RunError> {
         match self {
             Running::Model(b) => Ok(b.apply(op)),
-            Running::Real(q) => Ok(q.apply(op)?),
+            Running::Real(q) => {
+                TIMINGS.ops.fetch_add(1, Ordering::Relaxed);
+                Ok(timed(&TIMINGS.ops_us, || q.apply(op))?)
+            }
         }
     }
 
@@ -188,8 +236,10 @@ impl Running {
                 machine_type: b.machine.machine_type.clone(),
             }),
             Running::Real(q) => {
-                let stream = q.save(&scratch.join("stream.bin"))?;
-                let images = q.images.read()?;
+                let stream = timed(&TIMINGS.migration_us, || {
+                    q.save(&scratch.join("stream.bin"))
+                })?;
+                let images = timed(&TIMINGS.images_us, || q.images.read())?;
                 q.resume()?;
                 Ok(Saved {
                     from: q.version.clone(),
@@ -210,16 +260,20 @@ impl Running {
                 images: b.images(),
             }),
             Running::Real(q) => {
-                let stream = q.save(&scratch.join("end.bin"))?;
-                let images = q.images.read()?;
+                let stream = timed(&TIMINGS.compare_us, || q.save(&scratch.join("end.bin")))?;
+                let images = timed(&TIMINGS.images_us, || q.images.read())?;
                 let v = q.version.clone();
-                let flash = flash_only_for(&v, &stream).map_err(RunError)?;
-                let mut model = model_on(&v, &[], &images).map_err(RunError)?;
-                model.machine.load_into(&flash).map_err(|e| {
-                    RunError(format!("reading the final stream of {}: {e}", v.name))
+                // The final stream's flash RAM blocks are the arrays.
+                let arrays = timed(&TIMINGS.compare_us, || {
+                    let flash = flash_only_for(&v, &stream).map_err(RunError)?;
+                    let mut model = model_on(&v, &[], &images).map_err(RunError)?;
+                    model.machine.load_into(&flash).map_err(|e| {
+                        RunError(format!("reading the final stream of {}: {e}", v.name))
+                    })?;
+                    Ok::<_, RunError>(model.arrays())
                 })?;
                 Ok(End {
-                    arrays: model.arrays(),
+                    arrays,
                     images: images
                         .into_iter()
                         .map(|(id, b)| (id, Some(Storage::from_bytes(&b))))
@@ -241,7 +295,7 @@ fn load(
     if dst.is_real() {
         let launch = launch_of(dst, &dst.machine_type)?;
         let idx = target_indices(dst, targets)?;
-        let images = write_images(dst, &saved.images)?;
+        let images = timed(&TIMINGS.images_us, || write_images(dst, &saved.images))?;
         let path = scratch.join("incoming.bin");
         let bits = dst
             .emulator
@@ -263,8 +317,11 @@ fn load(
             saved.stream.clone()
         };
         std::fs::write(&path, &stream).map_err(|e| RunError(format!("{}: {e}", path.display())))?;
-        let mut q = QemuMachine::start(&launch, dst, &dst.machine_type, &idx, images, true)?;
-        match q.load(&path) {
+        TIMINGS.starts.fetch_add(1, Ordering::Relaxed);
+        let mut q = timed(&TIMINGS.start_us, || {
+            QemuMachine::start(&launch, dst, &dst.machine_type, &idx, images, true)
+        })?;
+        match timed(&TIMINGS.migration_us, || q.load(&path)) {
             Ok(()) => {
                 if saved.machine_type != q.machine_type {
                     q.machine_type.clone_from(&saved.machine_type);
@@ -419,6 +476,7 @@ fn run_trial_inner(
         None => (reference.end.arrays.clone(), reference.end.images.clone()),
     };
     let version = current.as_ref().map_or(&chain[0], |m| m.version()).clone();
+    let compare = Instant::now();
     let flash_diff = flash_diffs_of(
         &version,
         &reference.end.arrays,
@@ -426,6 +484,9 @@ fn run_trial_inner(
         &arrays,
         &images,
     );
+    TIMINGS
+        .compare_us
+        .fetch_add(compare.elapsed().as_micros() as u64, Ordering::Relaxed);
     Ok(judge(Judged {
         ops,
         reads,

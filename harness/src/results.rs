@@ -32,6 +32,24 @@ pub fn version_infos(project: &Project) -> Vec<VersionInfo> {
             machine_type: v.machine_type.clone(),
             compat_properties: v.compat.iter().map(|c| c.to_string()).collect(),
             symbols: v.symbols.iter().cloned().collect(),
+            board: v.board.clone(),
+            emulator: v
+                .emulator
+                .as_ref()
+                .map(|e| match crate::qemu::locate(e, &v.machine_type) {
+                    Ok(l) => format!("{} ({})", l.launch.binary.display(), l.version),
+                    Err(_) => e.binary.clone(),
+                }),
+            left_out: project
+                .unavailable
+                .iter()
+                .find(|(n, _)| *n == v.name)
+                .map(|(_, r)| {
+                    format!(
+                        "{r}; set it up with `{}`",
+                        crate::qemu::locate::SETUP_COMMAND
+                    )
+                }),
             devices: v
                 .devices
                 .iter()

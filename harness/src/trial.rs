@@ -322,7 +322,13 @@ pub fn judge(j: Judged<'_>) -> TrialResult {
 
     let describe = || {
         let mut parts = Vec::new();
-        if let Some(i) = first_read_mismatch {
+        if first_read_mismatch == Some(ops.len()) {
+            parts.push(format!(
+                "the trial made {} reads where the reference made {}",
+                reads.len(),
+                reference_reads.len()
+            ));
+        } else if let Some(i) = first_read_mismatch {
             let got = reads.iter().find(|(j, _)| *j == i).map(|r| r.1);
             let want = reference_reads.iter().find(|(j, _)| *j == i).map(|r| r.1);
             parts.push(format!(
@@ -531,5 +537,288 @@ fn short(v: &Value) -> String {
         )
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPS: &[TrialOp] = &[
+        TrialOp::Read {
+            dev: 0,
+            addr: 0,
+            width: 4,
+        },
+        TrialOp::Migrate,
+        TrialOp::Read {
+            dev: 0,
+            addr: 0,
+            width: 4,
+        },
+    ];
+    const REFERENCE: &[(usize, u64)] = &[(0, 0xff), (2, 0x80)];
+
+    fn flash_diff() -> FlashDiff {
+        FlashDiff {
+            device: "flash0".into(),
+            what: "array".into(),
+            sector: 0,
+            offset: 0,
+            expected: "ff".into(),
+            got: "00".into(),
+        }
+    }
+
+    fn state_diff() -> StateDiff {
+        StateDiff {
+            device: "flash0".into(),
+            field: "cmd".into(),
+            other_field: "cmd".into(),
+            expected: "0x70".into(),
+            got: "0xff".into(),
+        }
+    }
+
+    /// One row of DESIGN.md's outcome table, as the observations that lead to it.
+    struct Row {
+        name: &'static str,
+        reads: &'static [(usize, u64)],
+        lost: bool,
+        refused: bool,
+        loss_permitted: bool,
+        flash: bool,
+        state: bool,
+        outcome: Outcome,
+        reason_has: &'static str,
+    }
+
+    #[test]
+    fn every_row_of_the_outcome_table_is_decided_by_judge() {
+        let same = REFERENCE;
+        let other: &[(usize, u64)] = &[(0, 0xff), (2, 0xff)];
+        let short: &[(usize, u64)] = &[(0, 0xff)];
+        let rows = [
+            Row {
+                name: "identical",
+                reads: same,
+                lost: false,
+                refused: false,
+                loss_permitted: false,
+                flash: false,
+                state: false,
+                outcome: Outcome::Identical,
+                reason_has: "",
+            },
+            Row {
+                name: "identical although loss was allowed",
+                reads: same,
+                lost: false,
+                refused: false,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Identical,
+                reason_has: "",
+            },
+            Row {
+                name: "refused, source continued",
+                reads: same,
+                lost: false,
+                refused: true,
+                loss_permitted: false,
+                flash: false,
+                state: false,
+                outcome: Outcome::Refused,
+                reason_has: "refused: no",
+            },
+            Row {
+                name: "refused, later hop lost as allowed",
+                reads: other,
+                lost: false,
+                refused: true,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Refused,
+                reason_has: "later hops lost state",
+            },
+            Row {
+                name: "refused, then the source differs",
+                reads: other,
+                lost: false,
+                refused: true,
+                loss_permitted: false,
+                flash: false,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "did not continue as the reference",
+            },
+            Row {
+                name: "lossy read",
+                reads: other,
+                lost: false,
+                refused: false,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Lossy,
+                reason_has: "read at op 2",
+            },
+            Row {
+                name: "lossy state",
+                reads: same,
+                lost: false,
+                refused: false,
+                loss_permitted: true,
+                flash: false,
+                state: true,
+                outcome: Outcome::Lossy,
+                reason_has: "canonical state differs in flash0.cmd",
+            },
+            Row {
+                name: "diverged read",
+                reads: other,
+                lost: false,
+                refused: false,
+                loss_permitted: false,
+                flash: false,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "returned 0xff where the reference read 0x80",
+            },
+            Row {
+                name: "a read missing, loss allowed",
+                reads: short,
+                lost: false,
+                refused: false,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Lossy,
+                reason_has: "made 1 reads where the reference made 2",
+            },
+            Row {
+                name: "a read missing",
+                reads: short,
+                lost: false,
+                refused: false,
+                loss_permitted: false,
+                flash: false,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "made 1 reads",
+            },
+            Row {
+                name: "diverged flash",
+                reads: same,
+                lost: false,
+                refused: false,
+                loss_permitted: false,
+                flash: true,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "flash differs (flash0 array)",
+            },
+            Row {
+                name: "diverged state",
+                reads: same,
+                lost: false,
+                refused: false,
+                loss_permitted: false,
+                flash: false,
+                state: true,
+                outcome: Outcome::Diverged,
+                reason_has: "flash0.cmd",
+            },
+            Row {
+                name: "contents lost at the migration point",
+                reads: same,
+                lost: true,
+                refused: false,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "lost in migration",
+            },
+            Row {
+                name: "contents lost beats a refusal",
+                reads: same,
+                lost: true,
+                refused: true,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "lost in migration",
+            },
+        ];
+        for row in rows {
+            let r = judge(Judged {
+                ops: OPS,
+                reads: row.reads.to_vec(),
+                reference_reads: REFERENCE,
+                lost_at: row
+                    .lost
+                    .then(|| "flash contents of 'flash0' lost in migration".to_string()),
+                refusals: if row.refused {
+                    vec!["a -> b refused: no".to_string()]
+                } else {
+                    Vec::new()
+                },
+                loss_permitted: row.loss_permitted,
+                flash_diff: if row.flash {
+                    vec![flash_diff()]
+                } else {
+                    Vec::new()
+                },
+                state_diff: if row.state {
+                    vec![state_diff()]
+                } else {
+                    Vec::new()
+                },
+                migrate_us: 0,
+            });
+            assert_eq!(r.outcome, row.outcome, "{}: {}", row.name, r.reason);
+            assert!(
+                r.reason.contains(row.reason_has),
+                "{}: reason '{}'",
+                row.name,
+                r.reason
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_read_mismatch_is_the_op_index() {
+        let r = judge(Judged {
+            ops: OPS,
+            reads: vec![(0, 0xff), (2, 0x81)],
+            reference_reads: REFERENCE,
+            lost_at: None,
+            refusals: Vec::new(),
+            loss_permitted: false,
+            flash_diff: Vec::new(),
+            state_diff: Vec::new(),
+            migrate_us: 0,
+        });
+        assert_eq!(r.first_read_mismatch, Some(2));
+        let r = judge(Judged {
+            ops: OPS,
+            reads: vec![(0, 0xff)],
+            reference_reads: REFERENCE,
+            lost_at: None,
+            refusals: Vec::new(),
+            loss_permitted: false,
+            flash_diff: Vec::new(),
+            state_diff: Vec::new(),
+            migrate_us: 0,
+        });
+        assert_eq!(
+            r.first_read_mismatch,
+            Some(OPS.len()),
+            "a missing read is past the last op"
+        );
     }
 }

@@ -95,6 +95,15 @@ pub struct VersionInfo {
     /// Configuration symbols features may be conditional on.
     pub symbols: Vec<String>,
     pub devices: Vec<DeviceInfo>,
+    /// The board the version belongs to (the matrix runs per board).
+    #[serde(default)]
+    pub board: String,
+    /// For a real emulator build: the binary and what `-version` printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<String>,
+    /// Why this version was left out of the run (its emulator is not usable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<String>,
 }
 
 /// One device of a version.

@@ -5,7 +5,7 @@
 //! qtest accelerator module it rebuilds), and a probe that the binary really
 //! runs the qtest accelerator on the version's machine type.
 
-use super::process::{Launch, QemuProcess};
+use super::process::{Launch, QemuProcess, Timeouts};
 use crate::machines::Emulator;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,6 +85,7 @@ pub fn resolve(e: &Emulator) -> Result<Launch, String> {
         binary,
         env,
         args: Vec::new(),
+        timeouts: Timeouts::from_env()?,
     })
 }
 
@@ -106,15 +107,8 @@ pub fn locate(e: &Emulator, machine_type: &str) -> Result<Located, String> {
 
 fn probe(e: &Emulator, machine_type: &str) -> Result<Located, String> {
     let launch = resolve(e)?;
-    let version = std::process::Command::new(&launch.binary)
-        .arg("-version")
-        .output()
-        .map_err(|err| format!("{}: {err}", launch.binary.display()))?;
-    let version = String::from_utf8_lossy(&version.stdout)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string();
+    let version = launch.output(&["-version"]).map_err(|e| e.to_string())?;
+    let version = version.lines().next().unwrap_or("").to_string();
     let mut probe = launch.clone();
     probe.args = vec![
         "-M".into(),

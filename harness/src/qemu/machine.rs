@@ -2,7 +2,7 @@
 //! with its flash images in files, driven by trial ops through qtest and
 //! migrated through QEMU's own stream with QMP.
 
-use super::process::{Launch, QemuProcess, COMMAND_TIMEOUT};
+use super::process::{Launch, QemuProcess};
 use super::QemuError;
 use crate::generator::TrialOp;
 use crate::machines::Version;
@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long one migration (save or load) may take.
-pub const MIGRATION_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often a migration's progress is polled.
+const MIGRATION_POLL: Duration = Duration::from_millis(2);
 
 /// The flash images of one machine, as files in a private directory
 /// (on `/dev/shm` where it exists: QEMU writes every program and erase
@@ -143,9 +143,8 @@ pub fn launch(
         args.push("defer".into());
     }
     Launch {
-        binary: base.binary.clone(),
-        env: base.env.clone(),
         args,
+        ..base.clone()
     }
 }
 
@@ -210,13 +209,10 @@ impl QemuMachine {
     /// `system_reset`, waiting for QEMU's RESET event.
     fn reset(&mut self) -> Result<(), QemuError> {
         self.process.qmp.execute("system_reset", json!({}))?;
-        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        let deadline = Instant::now() + self.process.launch.timeouts.command;
         while !self.process.qmp.take_event("RESET") {
             if Instant::now() > deadline {
-                return Err(QemuError::Timeout {
-                    what: "waiting for the RESET event".into(),
-                    stderr: self.process.stderr(),
-                });
+                return Err(QemuError::timeout("waiting for the RESET event".into()));
             }
             // A cheap command lets QEMU's main loop run and deliver the event.
             self.process.qmp.execute("query-status", json!({}))?;
@@ -232,35 +228,41 @@ impl QemuMachine {
     }
 
     fn save_inner(&mut self, path: &Path) -> Result<Vec<u8>, QemuError> {
+        let deadline = Instant::now() + self.process.launch.timeouts.migration;
         let qmp = &mut self.process.qmp;
         qmp.execute("stop", json!({}))?;
         let uri = format!("exec:cat > {}", path.display());
         qmp.execute("migrate", json!({ "uri": uri }))?;
-        let deadline = Instant::now() + MIGRATION_TIMEOUT;
         loop {
             let info = qmp.execute("query-migrate", json!({}))?;
             match info.get("status").and_then(Value::as_str) {
                 Some("completed") => break,
                 Some("failed") | Some("cancelled") => {
-                    return Err(QemuError::Migration(format!(
-                        "to {} failed: {}",
-                        path.display(),
-                        info.get("error-desc")
-                            .and_then(Value::as_str)
-                            .unwrap_or("(no description)")
-                    )))
+                    return Err(QemuError::Migration {
+                        what: format!(
+                            "to {} failed: {}",
+                            path.display(),
+                            info.get("error-desc")
+                                .and_then(Value::as_str)
+                                .unwrap_or("(no description)")
+                        ),
+                        stderr: String::new(),
+                    })
                 }
                 _ => {}
             }
             if Instant::now() > deadline {
-                return Err(QemuError::Timeout {
-                    what: format!("migrating to {}", path.display()),
-                    stderr: String::new(),
-                });
+                return Err(QemuError::timeout(format!(
+                    "migrating to {}",
+                    path.display()
+                )));
             }
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(MIGRATION_POLL);
         }
-        std::fs::read(path).map_err(|e| QemuError::Migration(format!("{}: {e}", path.display())))
+        std::fs::read(path).map_err(|e| QemuError::Migration {
+            what: format!("{}: {e}", path.display()),
+            stderr: String::new(),
+        })
     }
 
     /// Continues after [`QemuMachine::save`] (QEMU may `cont` after a
@@ -281,7 +283,7 @@ impl QemuMachine {
         {
             return Err(self.load_failure(e));
         }
-        let deadline = Instant::now() + MIGRATION_TIMEOUT;
+        let deadline = Instant::now() + self.process.launch.timeouts.migration;
         loop {
             let status = match self.process.qmp.execute("query-status", json!({})) {
                 Ok(s) => s,
@@ -304,18 +306,17 @@ impl QemuMachine {
                     )));
                 }
                 None => {
-                    return Err(LoadError::Failed(QemuError::Protocol(format!(
-                        "query-status answered {status}"
-                    ))))
+                    let e = QemuError::protocol(format!("query-status answered {status}"));
+                    return Err(LoadError::Failed(self.process.explain(e)));
                 }
             }
             if Instant::now() > deadline {
-                return Err(LoadError::Failed(QemuError::Timeout {
-                    what: format!("loading {}", path.display()),
-                    stderr: self.process.stderr(),
-                }));
+                // QEMU 7.2 waits in `inmigrate` forever on a stream that
+                // never starts (an empty file).
+                let e = QemuError::timeout(format!("loading {}", path.display()));
+                return Err(LoadError::Failed(self.process.explain(e)));
             }
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(MIGRATION_POLL);
         }
     }
 

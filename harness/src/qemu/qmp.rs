@@ -2,14 +2,15 @@
 //! one `{"execute": …}` per command answered by `{"return": …}` or
 //! `{"error": …}`, with `{"event": …}` lines in between.
 
+use super::channel::Channel;
 use super::QemuError;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 /// A connected QMP channel.
 pub struct Qmp {
-    conn: Option<(BufReader<UnixStream>, UnixStream)>,
+    conn: Option<Channel>,
     /// Events received while waiting for answers, oldest first.
     pub events: Vec<Value>,
 }
@@ -23,16 +24,20 @@ impl Qmp {
         }
     }
 
-    /// Reads the greeting and enters command mode.
-    pub(crate) fn connect(s: UnixStream) -> Result<Qmp, QemuError> {
-        let w = s.try_clone().map_err(|e| QemuError::io("QMP", e))?;
+    /// Reads the greeting (within `connect`) and enters command mode;
+    /// `timeout` bounds each command.
+    pub(crate) fn connect(
+        s: UnixStream,
+        connect: Duration,
+        timeout: Duration,
+    ) -> Result<Qmp, QemuError> {
         let mut q = Qmp {
-            conn: Some((BufReader::new(s), w)),
+            conn: Some(Channel::new(s, timeout, "QMP")?),
             events: Vec::new(),
         };
-        let greeting = q.read_message("QMP greeting")?;
+        let greeting = q.read_message(Instant::now() + connect, "QMP greeting")?;
         if greeting.get("QMP").is_none() {
-            return Err(QemuError::Protocol(format!(
+            return Err(QemuError::protocol(format!(
                 "QMP greeting expected, got {greeting}"
             )));
         }
@@ -40,33 +45,29 @@ impl Qmp {
         Ok(q)
     }
 
-    fn read_message(&mut self, what: &str) -> Result<Value, QemuError> {
-        let (r, _) = self.conn.as_mut().ok_or(QemuError::Closed {
-            what: format!("{what}: not connected"),
-        })?;
-        let mut line = String::new();
-        let n = r.read_line(&mut line).map_err(|e| QemuError::io(what, e))?;
-        if n == 0 {
-            return Err(QemuError::Closed {
-                what: what.to_string(),
-            });
-        }
-        serde_json::from_str(&line).map_err(|e| {
-            QemuError::Protocol(format!("{what}: not JSON ({e}): {}", line.trim_end()))
-        })
+    fn channel(&mut self, what: &str) -> Result<&mut Channel, QemuError> {
+        self.conn
+            .as_mut()
+            .ok_or_else(|| QemuError::closed(format!("{what}: not connected")))
+    }
+
+    fn read_message(&mut self, deadline: Instant, what: &str) -> Result<Value, QemuError> {
+        let line = self.channel(what)?.read_line(deadline, what)?;
+        serde_json::from_str(&line)
+            .map_err(|e| QemuError::protocol(format!("{what}: not JSON ({e}): {line}")))
     }
 
     /// Runs one command; its `return` value, or its error as
-    /// [`QemuError::Command`].
+    /// [`QemuError::Command`]. Events that arrive first are kept in
+    /// [`Qmp::events`].
     pub fn execute(&mut self, command: &str, arguments: Value) -> Result<Value, QemuError> {
-        let (_, w) = self.conn.as_mut().ok_or(QemuError::Closed {
-            what: format!("QMP {command}: not connected"),
-        })?;
+        let what = format!("QMP {command}");
+        let c = self.channel(&what)?;
+        let deadline = c.deadline();
         let msg = json!({ "execute": command, "arguments": arguments });
-        w.write_all(format!("{msg}\n").as_bytes())
-            .map_err(|e| QemuError::io(&format!("QMP {command}"), e))?;
+        c.send(&msg.to_string(), &what)?;
         loop {
-            let m = self.read_message(&format!("QMP {command}"))?;
+            let m = self.read_message(deadline, &what)?;
             if m.get("event").is_some() {
                 self.events.push(m);
                 continue;
@@ -76,7 +77,7 @@ impl Qmp {
             }
             if let Some(e) = m.get("error") {
                 return Err(QemuError::Command {
-                    command: command.to_string(),
+                    command: what,
                     message: e
                         .get("desc")
                         .and_then(Value::as_str)
@@ -84,8 +85,8 @@ impl Qmp {
                         .to_string(),
                 });
             }
-            return Err(QemuError::Protocol(format!(
-                "QMP {command}: unexpected message {m}"
+            return Err(QemuError::protocol(format!(
+                "{what}: unexpected message {m}"
             )));
         }
     }

@@ -1,14 +1,15 @@
 //! QEMU's qtest line protocol (`tests/qtest/libqtest.c`): one command per
 //! line, answered by `OK …` or `FAIL …`; asynchronous `IRQ …` lines are
-//! skipped.
+//! skipped. Anything else is garbage.
 
+use super::channel::Channel;
 use super::QemuError;
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 /// A connected qtest channel.
 pub struct Qtest {
-    conn: Option<(BufReader<UnixStream>, UnixStream)>,
+    conn: Option<Channel>,
 }
 
 impl Qtest {
@@ -17,41 +18,36 @@ impl Qtest {
         Qtest { conn: None }
     }
 
-    /// Wraps a connected socket.
-    pub(crate) fn new(s: UnixStream) -> Result<Qtest, QemuError> {
-        let w = s.try_clone().map_err(|e| QemuError::io("qtest", e))?;
+    /// Wraps a connected socket; `timeout` bounds each command.
+    pub(crate) fn new(s: UnixStream, timeout: Duration) -> Result<Qtest, QemuError> {
         Ok(Qtest {
-            conn: Some((BufReader::new(s), w)),
+            conn: Some(Channel::new(s, timeout, "qtest")?),
         })
     }
 
-    /// Sends one command line and returns the words after `OK`.
+    /// Sends one command line and returns the words after `OK`; `FAIL` is
+    /// [`QemuError::Command`].
     pub fn command(&mut self, line: &str) -> Result<Vec<String>, QemuError> {
-        let (r, w) = self.conn.as_mut().ok_or(QemuError::Closed {
-            what: format!("qtest '{line}': not connected"),
-        })?;
-        w.write_all(format!("{line}\n").as_bytes())
-            .map_err(|e| QemuError::io(&format!("qtest '{line}'"), e))?;
+        let what = format!("qtest '{line}'");
+        let c = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| QemuError::closed(format!("{what}: not connected")))?;
+        let deadline = c.deadline();
+        c.send(line, &what)?;
         loop {
-            let mut answer = String::new();
-            let n = r
-                .read_line(&mut answer)
-                .map_err(|e| QemuError::io(&format!("qtest '{line}'"), e))?;
-            if n == 0 {
-                return Err(QemuError::Closed {
-                    what: format!("qtest '{line}'"),
-                });
-            }
+            let answer = c.read_line(deadline, &what)?;
             let mut words = answer.split_whitespace();
             match words.next() {
                 Some("IRQ") => continue,
                 Some("OK") => return Ok(words.map(str::to_string).collect()),
-                _ => {
-                    return Err(QemuError::Protocol(format!(
-                        "qtest '{line}' answered '{}'",
-                        answer.trim_end()
-                    )))
+                Some("FAIL") => {
+                    return Err(QemuError::Command {
+                        command: what,
+                        message: words.collect::<Vec<_>>().join(" "),
+                    })
                 }
+                _ => return Err(QemuError::protocol(format!("{what} answered '{answer}'"))),
             }
         }
     }
@@ -63,7 +59,7 @@ impl Qtest {
         words
             .first()
             .and_then(|w| u64::from_str_radix(w.trim_start_matches("0x"), 16).ok())
-            .ok_or_else(|| QemuError::Protocol(format!("qtest '{cmd}' answered OK {words:?}")))
+            .ok_or_else(|| QemuError::protocol(format!("qtest '{cmd}' answered OK {words:?}")))
     }
 
     /// `writeb|writew|writel|writeq ADDR VALUE`.
@@ -82,7 +78,7 @@ impl Qtest {
         words
             .first()
             .and_then(|w| w.parse().ok())
-            .ok_or_else(|| QemuError::Protocol(format!("qtest '{cmd}' answered OK {words:?}")))
+            .ok_or_else(|| QemuError::protocol(format!("qtest '{cmd}' answered OK {words:?}")))
     }
 
     /// `read ADDR SIZE`: bytes straight from the address space.
@@ -94,7 +90,7 @@ impl Qtest {
             .map(|w| w.trim_start_matches("0x"))
             .unwrap_or("");
         if hex.len() as u64 != size * 2 {
-            return Err(QemuError::Protocol(format!(
+            return Err(QemuError::protocol(format!(
                 "qtest '{cmd}' answered {} hex digits, expected {}",
                 hex.len(),
                 size * 2
@@ -104,7 +100,7 @@ impl Qtest {
             .step_by(2)
             .map(|i| {
                 u8::from_str_radix(&hex[i..i + 2], 16)
-                    .map_err(|_| QemuError::Protocol(format!("qtest '{cmd}': bad hex")))
+                    .map_err(|_| QemuError::protocol(format!("qtest '{cmd}': bad hex")))
             })
             .collect()
     }
@@ -116,7 +112,7 @@ fn access(verb: &str, width: u32) -> Result<String, QemuError> {
         2 => "w",
         4 => "l",
         8 => "q",
-        w => return Err(QemuError::Protocol(format!("no qtest access of width {w}"))),
+        w => return Err(QemuError::protocol(format!("no qtest access of width {w}"))),
     };
     Ok(format!("{verb}{suffix}"))
 }

@@ -38,9 +38,21 @@ fn version_card(index: usize, version: &VersionInfo) -> String {
             esc(&version.description)
         ));
     }
+    if let Some(reason) = &version.left_out {
+        out.push_str(&format!(
+            "<p class=\"left-out\"><strong>left out of this run:</strong> {}</p>\n",
+            esc(reason)
+        ));
+    }
+    let real = version
+        .emulator
+        .as_ref()
+        .map(|e| format!("<dt>real emulator</dt><dd><code>{}</code></dd>", esc(e)))
+        .unwrap_or_default();
     out.push_str(&format!(
-        "<dl class=\"facts-grid\"><dt>release</dt><dd>{}</dd><dt>file</dt><dd><code>{}</code></dd>\
+        "<dl class=\"facts-grid\"><dt>board</dt><dd>{}</dd>{real}<dt>release</dt><dd>{}</dd><dt>file</dt><dd><code>{}</code></dd>\
          <dt>compat properties</dt><dd>{}</dd><dt>symbols</dt><dd>{}</dd></dl>\n",
+        esc(&version.board),
         esc(&version.release),
         esc(&version.file),
         code_list(&version.compat_properties),
