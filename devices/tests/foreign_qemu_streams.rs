@@ -5,8 +5,8 @@
 //! devices, carrying exactly what QEMU had.
 
 use devices::migration::foreign::{
-    analyze, analyze_with, flash_only, flash_only_with, DecodedSection, FlashOnlyOptions,
-    SectionKind, SizeMethod,
+    analyze, analyze_with, flash_only, flash_only_with, select_instance, DecodedSection,
+    FlashOnlyOptions, SectionKind, SizeMethod,
 };
 use devices::migration::{LoadErrorKind, Machine};
 use devices::{bus_write, BlockBackend, DeviceSpec, DeviceState, FlashDevice, Storage};
@@ -356,5 +356,52 @@ fn musicpal_flash_only_loads_into_a_v5_model_after_repaging() {
     assert_eq!(
         info.block("musicpal.flash").unwrap().contents.as_ref(),
         Some(&want)
+    );
+}
+
+#[test]
+fn select_instance_keeps_one_flash_of_the_board_under_another_instance_id() {
+    let bytes = stream("virt-7.2.mig");
+    let pflash = |idstr: &str| idstr == "pflash_cfi01";
+    let out = flash_only(&bytes, &pflash, &|name| name == "virt.flash1").unwrap();
+    // flash1 (instance 1) as the only device of a machine: instance 0.
+    let one = select_instance(&out.stream, &pflash, 1, 0).unwrap();
+    let info = analyze(&one).unwrap();
+    let flash: Vec<_> = info.sections_named("pflash_cfi01").collect();
+    assert_eq!(flash.len(), 1);
+    assert_eq!(flash[0].instance, 0);
+    let Some(DecodedSection::Known { value, .. }) = &flash[0].decoded else {
+        panic!("{:?}", flash[0].decoded)
+    };
+    assert_eq!(
+        value.u8("cmd"),
+        Some(0x40),
+        "flash1's section, not flash0's"
+    );
+    let mut m = Machine::new("virt-7.2", vec![virt_flash(1)]);
+    m.load_into(&one).unwrap();
+    assert_eq!(wire_fields(m.devices[0].as_ref()).1, 0x40);
+    // And back: a one-device stream addressed to instance 1.
+    let back = select_instance(&one, &pflash, 0, 1).unwrap();
+    let again = analyze(&back).unwrap();
+    assert_eq!(
+        again
+            .sections_named("pflash_cfi01")
+            .next()
+            .unwrap()
+            .instance,
+        1
+    );
+    // Other sections and the RAM section are copied unchanged.
+    assert_eq!(back.len(), one.len());
+    assert_eq!(again.ram, info.ram);
+    // An instance the stream lacks leaves no flash section.
+    let none = select_instance(&out.stream, &pflash, 7, 0).unwrap();
+    assert_eq!(
+        analyze(&none)
+            .unwrap()
+            .sections_named("pflash_cfi01")
+            .count(),
+        0
     );
 }

@@ -409,7 +409,7 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
                     "device '{}': type '{}' is not part of release {} (expected one of {})",
                     d.id,
                     d.type_name,
-                    release.name,
+                    release_name,
                     release.types.join(", ")
                 ),
             ));
@@ -639,5 +639,156 @@ features = ["write-buffer", { name = "migrates-command-state", if = { not = "mac
         assert!(e.message.contains("unknown feature 'teleport'"), "{e}");
         let e = parse(&GOOD.replace("cfi.pflash01", "cfi.pflash03")).unwrap_err();
         assert!(e.message.contains("not part of release v5"), "{e}");
+    }
+
+    const BOARD_V6: &str = r#"
+release = "v6"
+machine-type = "virt-8.0"
+ram-section-id = 2
+
+[offers]
+"virt-8.0" = []
+"virt-7.2" = ["parallel-nor-flash.x-legacy-migration=on"]
+
+[[device]]
+id = "flash0"
+type = "parallel-nor-cfi01-flash"
+properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, width = 4, device-width = 2 }
+features = [{ name = "migrates-command-state", if = { not = "compat:parallel-nor-flash.x-legacy-migration=on" } }]
+"#;
+
+    const REAL: &str = r#"
+release = "qemu-7.2"
+machine-type = "virt-7.2"
+
+[emulator]
+binary = "qemu-system-arm"
+env = "NORCOMPAT_QEMU_7_2"
+
+[[device]]
+id = "flash0"
+type = "cfi.pflash01"
+drive-unit = 0
+properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, width = 4, device-width = 2 }
+"#;
+
+    fn parse_at(path: &str, text: &str) -> Result<Version, FileError> {
+        parse_version(Path::new(path), text)
+    }
+
+    #[test]
+    fn a_board_is_the_folder_and_names_carry_it() {
+        let v = parse_at("machines/virt/v6.toml", BOARD_V6).unwrap();
+        assert_eq!(v.board, "virt");
+        assert_eq!(v.name, "virt-v6");
+        assert_eq!(v.ram_section_id, 2);
+        let c = parse_at("machines/t.toml", GOOD).unwrap();
+        assert_eq!(c.board, COMPOSITE_BOARD);
+        assert_eq!(c.name, "t");
+        assert_eq!(c.ram_section_id, 0);
+    }
+
+    #[test]
+    fn offered_machine_types_carry_their_compat_properties() {
+        let v = parse_at("machines/virt/v6.toml", BOARD_V6).unwrap();
+        assert_eq!(
+            v.offered(),
+            vec!["virt-8.0", "virt-7.2"],
+            "the running type first"
+        );
+        assert!(v.compat.is_empty());
+        let d = v.device("flash0").unwrap();
+        assert!(d.has("migrates-command-state"));
+        // Under the compat machine type: its property, and the feature off.
+        let spec = v.spec_for(d, "virt-7.2");
+        assert!(spec
+            .props
+            .contains(&("x-legacy-migration".to_string(), "on".to_string())));
+        assert!(!v
+            .spec_for(d, "virt-8.0")
+            .props
+            .iter()
+            .any(|(k, _)| k == "x-legacy-migration"));
+        let symbols = v.symbols_running("virt-7.2");
+        assert!(symbols.contains("machine-type:virt-7.2"));
+        assert!(symbols.contains("compat:parallel-nor-flash.x-legacy-migration=on"));
+        assert!(!symbols.contains("machine-type:virt-8.0"));
+        // The compat type's file: the same offers, its compat applied.
+        let c = parse_at(
+            "machines/virt/v6-compat.toml",
+            &BOARD_V6.replace("machine-type = \"virt-8.0\"", "machine-type = \"virt-7.2\""),
+        )
+        .unwrap();
+        assert_eq!(c.offered(), vec!["virt-7.2", "virt-8.0"]);
+        assert!(!c.device("flash0").unwrap().has("migrates-command-state"));
+    }
+
+    #[test]
+    fn offers_must_contain_the_machine_type_and_exclude_compat() {
+        let e = parse_at(
+            "machines/virt/v6.toml",
+            &BOARD_V6.replace("\"virt-8.0\" = []\n", ""),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("does not offer machine type 'virt-8.0'"),
+            "{e}"
+        );
+        assert!(e.message.contains("it offers virt-7.2"), "{e}");
+        let e = parse_at(
+            "machines/virt/v6.toml",
+            &BOARD_V6.replace(
+                "ram-section-id = 2",
+                "ram-section-id = 2\ncompat = [\"a.b=c\"]",
+            ),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("not both"), "{e}");
+        let e = parse_at(
+            "machines/virt/v6.toml",
+            &BOARD_V6.replace("\"virt-8.0\" = []", "\"virt-8.0\" = [\"nodot\"]"),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("malformed compat property 'nodot'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_real_emulator_uses_qemus_types_and_needs_drive_units() {
+        let v = parse_at("machines/virt/qemu-7.2.toml", REAL).unwrap();
+        assert!(v.is_real());
+        assert_eq!(v.release_name, "qemu-7.2");
+        assert_eq!(
+            v.release.name, "v5",
+            "QEMU's own device types, as v5 models them"
+        );
+        assert_eq!(v.offered(), vec!["virt-7.2"]);
+        let e = v.emulator.as_ref().unwrap();
+        assert_eq!(e.env.as_deref(), Some("NORCOMPAT_QEMU_7_2"));
+        assert_eq!(e.target_page_bits, MODEL_PAGE_BITS);
+        let err = parse_at(
+            "machines/virt/qemu-7.2.toml",
+            &REAL.replace("drive-unit = 0\n", ""),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("needs `drive-unit`"), "{err}");
+        let err = parse_at(
+            "machines/virt/qemu-7.2.toml",
+            &REAL.replace("cfi.pflash01", "parallel-nor-cfi01-flash"),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("not part of release qemu-7.2")
+                || err.message.contains("not part of release"),
+            "{err}"
+        );
+        let err = parse_at(
+            "machines/virt/qemu-7.2.toml",
+            &REAL.replace("env = ", "bogus = 1\nenv = "),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("unknown field `bogus`"), "{err}");
     }
 }
