@@ -257,6 +257,7 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         );
     }
     let mut trials = Vec::new();
+    let mut behaviour = Vec::new();
     let mut seed_desc = Vec::new();
     // Drawn on stderr only when it is a terminal (indicatif's default).
     let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
@@ -273,6 +274,7 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         };
         seed_desc.push(format!("{}: 0..{}", s.name, seeds.len()));
         trials.extend(crate::matrix::run_available(&project, s, &seeds));
+        behaviour.extend(crate::behaviour::run_behaviour(&project, s, &seeds));
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -286,12 +288,13 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         secs,
     );
     let regressions = project.root.join("scenarios/regressions");
-    let results = crate::results::build(
+    let mut results = crate::results::build(
         &project,
         &trials,
         run,
         (!args.no_save).then_some(regressions.as_path()),
     );
+    results.behaviour = crate::behaviour::cells(&behaviour);
     print!("{}", reports::summary_table(&results));
     let out = args
         .out
@@ -303,6 +306,8 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
     println!("report: {}", paths.html.display());
     println!("results: {}", paths.json.display());
     let unexpected: u64 = results.cells.iter().map(|c| c.unexpected).sum();
+    // Every version of a board must behave as the others: a difference fails the run.
+    let differ: u64 = results.behaviour.iter().map(|c| c.differ).sum();
     for c in &results.cells {
         // An expected loss or refusal that never showed is worth knowing:
         // the features may promise less than the code does.
@@ -328,10 +333,10 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         );
     }
     println!(
-        "{} trials in {:.2} s ({:.0} trials/s), {} unexpected",
-        results.run.trials, secs, results.run.trials_per_s, unexpected
+        "{} trials in {:.2} s ({:.0} trials/s), {} unexpected; {} sequences behave differently",
+        results.run.trials, secs, results.run.trials_per_s, unexpected, differ
     );
-    Ok(if unexpected == 0 {
+    Ok(if unexpected == 0 && differ == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -442,6 +447,85 @@ fn report_one(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `norcompat compare`: one sequence on two versions of a board, no migration.
+#[derive(clap::Args, Debug)]
+pub struct CompareArgs {
+    #[arg(long)]
+    pub scenario: String,
+    #[arg(long)]
+    pub seed: u64,
+    /// The two versions (of the same board).
+    pub a: String,
+    pub b: String,
+}
+
+/// Runs `norcompat compare`: both traces side by side, the first
+/// difference and a minimized op list; exit status 1 if they differ.
+pub fn compare(args: CompareArgs) -> Result<ExitCode, CliError> {
+    let project = load_project()?;
+    let s = project
+        .scenario(&args.scenario)
+        .ok_or_else(|| format!("unknown scenario '{}'", args.scenario))?
+        .clone();
+    let pair = chain_of(&project, &[args.a.clone(), args.b.clone()])?;
+    let (a, b) = (&pair[0], &pair[1]);
+    if a.board != b.board {
+        return Err(format!(
+            "{} is on board {}, {} on {}",
+            a.name, a.board, b.name, b.board
+        )
+        .into());
+    }
+    let ops = crate::behaviour::sequence(&project, &s, args.seed);
+    let ra = crate::behaviour::run_on(a, &s.devices, &ops)?;
+    let rb = crate::behaviour::run_on(b, &s.devices, &ops)?;
+    let va: std::collections::BTreeMap<usize, u64> = ra.reads.iter().copied().collect();
+    let vb: std::collections::BTreeMap<usize, u64> = rb.reads.iter().copied().collect();
+    println!("{:>4} {:<44} {:>12} {:>12}", "op", "", a.name, b.name);
+    for (i, op) in ops.iter().enumerate() {
+        let (x, y) = (va.get(&i), vb.get(&i));
+        let show = |v: Option<&u64>| v.map_or(String::new(), |v| format!("{v:#x}"));
+        let mark = if x != y { "  <-- differs" } else { "" };
+        println!(
+            "{i:>4} {:<44} {:>12} {:>12}{mark}",
+            op.to_string(),
+            show(x),
+            show(y)
+        );
+    }
+    let Some(d) = crate::behaviour::compare_runs(a, &ops, &ra, &rb) else {
+        println!(
+            "{} and {} behave the same on {} seed {}",
+            a.name, b.name, s.name, args.seed
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!(
+        "{} and {} differ: {} at {}: {} vs {}",
+        a.name, b.name, d.what, d.at, d.a, d.b
+    );
+    let o = crate::behaviour::BehaviourOutcome {
+        board: a.board.clone(),
+        scenario: s.clone(),
+        a: a.clone(),
+        b: b.clone(),
+        seed: args.seed,
+        ops,
+        difference: Some(d),
+    };
+    if let Some(detail) = crate::behaviour::detail(&o) {
+        println!(
+            "minimized ({} ops), mode before the op: {}",
+            detail.ops.len(),
+            detail.mode
+        );
+        for op in &detail.ops {
+            println!("  {op}");
+        }
+    }
+    Ok(ExitCode::from(1))
 }
 
 /// Runs `norcompat trial`.

@@ -1,6 +1,7 @@
 //! norcompat's harness: op lists and replay, machine definitions, scenarios,
 //! trials, the compatibility matrix and soak runs.
 
+pub mod behaviour;
 pub mod bench;
 pub mod board;
 pub mod cli;

@@ -30,6 +30,9 @@ enum Command {
     AnalyzeStream(cli::AnalyzeStreamArgs),
     /// Run one trial: a scenario's seed along a chain of versions.
     Trial(cli::TrialArgs),
+    /// One scenario seed on two versions of a board without migrating: do
+    /// they behave the same?
+    Compare(cli::CompareArgs),
     /// Replay a saved trial (scenarios/regressions/*.json).
     ReplayTrial(cli::ReplayTrialArgs),
     /// Long randomized runs: all cores, progress, shards, JSON lines, reproducers.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Some(Command::Matrix(a)) => cli::main_job(a),
         Some(Command::Replay(a)) => cli::replay(a),
         Some(Command::Trial(a)) => cli::trial(a),
+        Some(Command::Compare(a)) => cli::compare(a),
         Some(Command::AnalyzeStream(a)) => cli::analyze_stream(a),
         Some(Command::ReplayTrial(a)) => cli::replay_trial(a),
         Some(Command::Introspect(a)) => cli::introspect(a),

@@ -80,17 +80,17 @@ struct Saved {
     machine_type: String,
 }
 
-/// The end of a run: what the oracle compares.
-struct End {
-    arrays: Vec<(String, Storage)>,
-    images: Vec<(String, Option<Storage>)>,
+/// The end of a run: what the oracle compares (arrays and images by device id).
+pub struct End {
+    pub arrays: Vec<(String, Storage)>,
+    pub images: Vec<(String, Option<Storage>)>,
 }
 
 /// The reference run on the chain's source.
 pub struct RealReference {
-    reads: Vec<(usize, u64)>,
+    pub reads: Vec<(usize, u64)>,
     points: Vec<Saved>,
-    end: End,
+    pub end: End,
 }
 
 /// A running machine of either kind.

@@ -408,6 +408,7 @@ pub fn assemble(
         cells,
         trials: records,
         details,
+        behaviour: Vec::new(),
     }
 }
 

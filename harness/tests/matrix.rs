@@ -4,6 +4,8 @@
 //! seeds (`NORCOMPAT_SEEDS` overrides), and `soak::<scenario>::<chain>`
 //! (ignored; `--ignored` runs each scenario's long seed set).
 
+use harness::behaviour;
+use harness::machines::Version;
 use harness::matrix::{
     chain_name, check_against_models, default_root, real_seeds, run_cells, seeds_for, Project,
 };
@@ -133,6 +135,48 @@ fn require_qemu() -> bool {
     std::env::var("NORCOMPAT_REQUIRE_QEMU").is_ok_and(|v| v == "1")
 }
 
+/// `behaviour::<scenario>::<a>=<b>`: the scenario's sequences on two
+/// versions of a board without migrating must behave the same.
+fn behaviour_trial(
+    project: &Arc<Project>,
+    scenario: usize,
+    a: Arc<Version>,
+    b: Arc<Version>,
+) -> Trial {
+    let s = project.scenarios[scenario].clone();
+    let name = format!("behaviour::{}::{}={}", s.name, a.name, b.name);
+    let real = a.is_real() || b.is_real();
+    let usable = project.available(&a) && project.available(&b);
+    let project = project.clone();
+    Trial::test(name, move || {
+        if !usable {
+            return Err(
+                "real QEMU is required here (NORCOMPAT_REQUIRE_QEMU=1) but not usable".into(),
+            );
+        }
+        let seeds = seeds_for(&s, false);
+        let seeds = if real { real_seeds(&seeds) } else { seeds };
+        for seed in seeds {
+            let ops = behaviour::sequence(&project, &s, seed);
+            if let Some(d) = behaviour::check_pair(&a, &b, &s.devices, &ops) {
+                return Err(format!(
+                    "{} and {} differ on seed {seed}: {} at {}: {} vs {}\nreproduce: {}",
+                    a.name,
+                    b.name,
+                    d.what,
+                    d.at,
+                    d.a,
+                    d.b,
+                    behaviour::reproduce_command(&s.name, seed, &a.name, &b.name)
+                )
+                .into());
+            }
+        }
+        Ok(())
+    })
+    .with_ignored_flag(!usable && !require_qemu())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let project = match Project::load(&default_root()) {
@@ -148,6 +192,13 @@ fn main() {
         );
     }
     let mut trials = regression_trials(&project);
+    for (i, s) in project.scenarios.iter().enumerate() {
+        for board in project.scenario_boards(s) {
+            for (a, b) in behaviour::all_pairs(&project, &board) {
+                trials.push(behaviour_trial(&project, i, a, b));
+            }
+        }
+    }
     for long in [false, true] {
         for (i, s) in project.scenarios.iter().enumerate() {
             for chain in project.chains(s) {

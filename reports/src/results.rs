@@ -57,6 +57,48 @@ pub struct Results {
     pub trials: Vec<TrialRecord>,
     /// Details of every unexpected or lossy trial worth showing (minimized).
     pub details: Vec<FailureDetail>,
+    /// Behaviour equivalence: every pair of versions of a board on the
+    /// same sequences without migrating.
+    #[serde(default)]
+    pub behaviour: Vec<BehaviourCell>,
+}
+
+/// The behaviour check of one pair of versions of a board over one
+/// scenario: the same sequences on both, no migration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BehaviourCell {
+    pub board: String,
+    pub scenario: String,
+    pub a: String,
+    pub b: String,
+    /// Sequences run on both.
+    pub trials: u64,
+    /// Sequences whose reads, arrays or images differ.
+    pub differ: u64,
+    /// The first difference (smallest seed), minimized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<BehaviourDifference>,
+}
+
+/// Where two versions first behave differently.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BehaviourDifference {
+    pub seed: u64,
+    /// `read`, `array` or `image`.
+    pub what: String,
+    /// The op whose read differs (for `read`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_index: Option<u64>,
+    /// The op, or the device and offset for an array or image.
+    pub at: String,
+    pub a_value: String,
+    pub b_value: String,
+    /// The device's mode before that op (from a model of the pair).
+    pub mode: String,
+    /// The minimal op list that still shows the difference.
+    pub ops: Vec<String>,
+    /// A one-line command that reproduces it.
+    pub reproduce: String,
 }
 
 /// Facts about the run itself.

@@ -59,6 +59,36 @@ pub fn summary_table(results: &Results) -> String {
     out.push_str(&rule);
     out.push('\n');
     out.push_str(&footer(results));
+    out.push_str(&behaviour_lines(results));
+    out
+}
+
+/// One line for the behaviour check, then one per pair that differs.
+fn behaviour_lines(results: &Results) -> String {
+    if results.behaviour.is_empty() {
+        return String::new();
+    }
+    let differing: Vec<_> = results.behaviour.iter().filter(|c| c.differ > 0).collect();
+    let sequences: u64 = results.behaviour.iter().map(|c| c.trials).sum();
+    let mut out = format!(
+        "behaves the same: {} pairs of versions over {} sequences, {} differ\n",
+        results.behaviour.len(),
+        sequences,
+        differing.len()
+    );
+    for c in differing {
+        out.push_str(&format!(
+            "  DIFFERS {} {} = {} ({}): {} of {} sequences",
+            c.board, c.a, c.b, c.scenario, c.differ, c.trials
+        ));
+        if let Some(d) = &c.first {
+            out.push_str(&format!(
+                "; seed {}: {} at {}: {} vs {} [{}]\n    reproduce: {}",
+                d.seed, d.what, d.at, d.a_value, d.b_value, d.mode, d.reproduce
+            ));
+        }
+        out.push('\n');
+    }
     out
 }
 

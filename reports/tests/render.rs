@@ -578,3 +578,34 @@ fn summary_table_of_sample() {
         assert!(!line[verdict_start..].starts_with(' '), "{line:?}");
     }
 }
+
+#[test]
+fn behaviour_section_lists_every_pair_and_shows_the_first_difference() {
+    let results = common::seven_versions();
+    let html = render_html(&results);
+    let section = element(&html, "<section id=\"behaviour\"");
+    assert!(section.contains("1 of 2 pairs differ"), "{section}");
+    assert!(section.contains("<tr class=\"same\"><td>virt</td><td>virt-v5 = virt-qemu-7.2</td>"));
+    let differs = element(section, "<tr class=\"differs\"");
+    assert!(differs.contains("seed 3"), "{differs}");
+    assert!(
+        differs.contains("<code>0x800080</code> on virt-qemu-7.2"),
+        "{differs}"
+    );
+    assert!(
+        differs.contains("<code>0xffffffff</code> on virt-qemu-10.0"),
+        "{differs}"
+    );
+    assert!(
+        differs.contains("compare --scenario cfi01-program --seed 3"),
+        "{differs}"
+    );
+    assert!(differs.contains("<summary>2 ops</summary>"), "{differs}");
+    assert!(html.contains("<a href=\"#behaviour\">Behaviour</a>"));
+    // Without the check there is no section and no link.
+    let mut none = results.clone();
+    none.behaviour.clear();
+    let html = render_html(&none);
+    assert!(!html.contains("id=\"behaviour\""));
+    assert!(!html.contains("href=\"#behaviour\""));
+}

@@ -1,6 +1,7 @@
 //! The HTML page: one self-contained document (inline CSS, no scripts, no
 //! external resources), one function per section.
 
+mod behaviour;
 mod details;
 mod machines;
 mod matrix;
@@ -38,6 +39,7 @@ pub fn render_html(results: &Results) -> String {
     out.push_str("<body>\n<div class=\"page\">\n");
     out.push_str(&header(results, &layout));
     out.push_str("<main>\n");
+    out.push_str(&behaviour::behaviour_section(results));
     out.push_str(&matrix::matrix_section(results, &layout, &notable));
     out.push_str(&details::details_section(results, &layout, &notable));
     out.push_str(&machines::machines_section(results, &layout));
@@ -102,11 +104,16 @@ fn header(results: &Results, layout: &Layout) -> String {
         "<header class=\"page-head\">\n<div class=\"title-row\">\n\
          <h1><span class=\"brand\">norcompat</span> compatibility report</h1>\n\
          <span class=\"run-kind\">{kind} run</span>\n\
-         <nav class=\"toc\" aria-label=\"Sections\"><a href=\"#matrix\">Matrix</a>\
+         <nav class=\"toc\" aria-label=\"Sections\">{behaviour}<a href=\"#matrix\">Matrix</a>\
          <a href=\"#details\">Details <span class=\"pill\">{details}</span></a>\
          <a href=\"#machines\">Machines</a><a href=\"#run\">Run</a></nav>\n</div>\n\
          <p class=\"facts\">{facts}</p>\n{verdict}{totals}</header>\n",
         kind = esc(kind),
+        behaviour = if results.behaviour.is_empty() {
+            ""
+        } else {
+            "<a href=\"#behaviour\">Behaviour</a>"
+        },
         facts = facts.join(" <span class=\"sep\">·</span> "),
         verdict = verdict(results, layout),
         totals = totals(results),

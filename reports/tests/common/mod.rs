@@ -5,8 +5,8 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use reports::results::{
-    Cell, DeviceInfo, FailureDetail, OpRow, Outcome, Results, RunInfo, StaticCheck, TrialRecord,
-    VersionInfo, FORMAT,
+    BehaviourCell, BehaviourDifference, Cell, DeviceInfo, FailureDetail, OpRow, Outcome, Results,
+    RunInfo, StaticCheck, TrialRecord, VersionInfo, FORMAT,
 };
 use std::path::PathBuf;
 
@@ -147,7 +147,38 @@ pub fn seven_versions() -> Results {
         });
     }
     let trials: u64 = cells.iter().flat_map(|c| c.counts.values()).sum();
+    let behaviour = vec![
+        BehaviourCell {
+            board: "virt".to_string(),
+            scenario: "cfi01-program".to_string(),
+            a: "virt-v5".to_string(),
+            b: "virt-qemu-7.2".to_string(),
+            trials: 6,
+            differ: 0,
+            first: None,
+        },
+        BehaviourCell {
+            board: "virt".to_string(),
+            scenario: "cfi01-program".to_string(),
+            a: "virt-qemu-7.2".to_string(),
+            b: "virt-qemu-10.0".to_string(),
+            trials: 6,
+            differ: 2,
+            first: Some(BehaviourDifference {
+                seed: 3,
+                what: "read".to_string(),
+                op_index: Some(4),
+                at: "op 4: dev0 read 0x0 w4".to_string(),
+                a_value: "0x800080".to_string(),
+                b_value: "0xffffffff".to_string(),
+                mode: "read-status (cmd 0x70) [i/o, SR 0x80]".to_string(),
+                ops: vec!["dev0 write 0x0 w4 0x700070".to_string(), "dev0 read 0x0 w4".to_string()],
+                reproduce: "cargo run --release -- compare --scenario cfi01-program --seed 3 virt-qemu-7.2 virt-qemu-10.0".to_string(),
+            }),
+        },
+    ];
     Results {
+        behaviour,
         format: FORMAT.to_string(),
         run: RunInfo {
             kind: "soak".to_string(),

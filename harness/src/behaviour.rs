@@ -1,0 +1,446 @@
+//! Behaviour equivalence: the same sequence on two versions of a board,
+//! without migrating. Reads, arrays and images must agree: v6 must behave
+//! as v5, and v5 as the QEMU release it models. A guest-visible difference
+//! between two versions is reported (with the first differing op, both
+//! values, the device's mode and a minimized op list) before any migration
+//! verdict is read.
+
+use crate::board::Board;
+use crate::generator::TrialOp;
+use crate::machines::Version;
+use crate::matrix::{real_seeds, Project};
+use crate::scenarios::Scenario;
+use crate::shrink::shrink;
+use crate::trial::flash_diffs_of;
+use devices::Storage;
+use rayon::prelude::*;
+use reports::results::{BehaviourCell, BehaviourDifference};
+use std::sync::Arc;
+
+/// Shrink attempts for a pair of models, and for a pair with a real
+/// version (each attempt starts QEMU).
+const SHRINK_BUDGET: usize = 400;
+const REAL_SHRINK_BUDGET: usize = 24;
+
+/// What a version did with a sequence.
+pub struct Run {
+    pub reads: Vec<(usize, u64)>,
+    pub arrays: Vec<(String, Storage)>,
+    pub images: Vec<(String, Option<Storage>)>,
+}
+
+/// Runs `ops` (no migrations) on a fresh machine of `v`.
+pub fn run_on(v: &Arc<Version>, targets: &[String], ops: &[TrialOp]) -> Result<Run, String> {
+    if v.is_real() {
+        let r = crate::real_trial::run_reference(v, targets, ops)
+            .map_err(|e| format!("{}: {}", v.name, e.0))?;
+        Ok(Run {
+            reads: r.reads,
+            arrays: r.end.arrays,
+            images: r.end.images,
+        })
+    } else {
+        let r = crate::trial::run_reference(v, targets, ops)?;
+        Ok(Run {
+            reads: r.reads,
+            arrays: r.end.arrays(),
+            images: r.end.images(),
+        })
+    }
+}
+
+/// Where two runs of the same ops first differ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    /// `read`, `array`, `image`, or `error` (a run could not finish).
+    pub what: String,
+    pub op_index: Option<usize>,
+    pub at: String,
+    pub a: String,
+    pub b: String,
+}
+
+/// The first difference between two runs of `ops`, if any.
+pub fn compare_runs(version: &Version, ops: &[TrialOp], a: &Run, b: &Run) -> Option<Difference> {
+    if let Some(((i, x), (_, y))) = a.reads.iter().zip(&b.reads).find(|(x, y)| x != y) {
+        return Some(Difference {
+            what: "read".into(),
+            op_index: Some(*i),
+            at: format!(
+                "op {i}: {}",
+                ops.get(*i).map(|o| o.to_string()).unwrap_or_default()
+            ),
+            a: format!("{x:#x}"),
+            b: format!("{y:#x}"),
+        });
+    }
+    if a.reads.len() != b.reads.len() {
+        return Some(Difference {
+            what: "read".into(),
+            op_index: None,
+            at: "the number of reads".into(),
+            a: a.reads.len().to_string(),
+            b: b.reads.len().to_string(),
+        });
+    }
+    let diffs = flash_diffs_of(version, &a.arrays, &a.images, &b.arrays, &b.images);
+    diffs.first().map(|d| Difference {
+        what: d.what.clone(),
+        op_index: None,
+        at: format!("{} offset {:#x} (sector {})", d.device, d.offset, d.sector),
+        a: d.expected.clone(),
+        b: d.got.clone(),
+    })
+}
+
+/// The sequence of (scenario, seed) without its migrations.
+pub fn sequence(project: &Project, s: &Scenario, seed: u64) -> Vec<TrialOp> {
+    project
+        .sequence(s, seed, 1)
+        .ops
+        .into_iter()
+        .filter(|o| !matches!(o, TrialOp::Migrate))
+        .collect()
+}
+
+/// The difference between `a` and `b` on `ops`; a run that fails is a
+/// difference of kind `error`.
+pub fn check_pair(
+    a: &Arc<Version>,
+    b: &Arc<Version>,
+    targets: &[String],
+    ops: &[TrialOp],
+) -> Option<Difference> {
+    let run = |v: &Arc<Version>| run_on(v, targets, ops);
+    match (run(a), run(b)) {
+        (Ok(x), Ok(y)) => compare_runs(a, ops, &x, &y),
+        (Err(e), _) | (_, Err(e)) => Some(Difference {
+            what: "error".into(),
+            op_index: None,
+            at: "the run".into(),
+            a: e.clone(),
+            b: e,
+        }),
+    }
+}
+
+/// One pair on one sequence.
+#[derive(Clone, Debug)]
+pub struct BehaviourOutcome {
+    pub board: String,
+    pub scenario: Arc<Scenario>,
+    pub a: Arc<Version>,
+    pub b: Arc<Version>,
+    pub seed: u64,
+    pub ops: Vec<TrialOp>,
+    pub difference: Option<Difference>,
+}
+
+/// The pairs (a before b in version order) of a board's usable versions.
+pub fn pairs(project: &Project, board: &str) -> Vec<(Arc<Version>, Arc<Version>)> {
+    all_pairs(project, board)
+        .into_iter()
+        .filter(|(a, b)| project.available(a) && project.available(b))
+        .collect()
+}
+
+/// The pairs of all of a board's versions, usable here or not.
+pub fn all_pairs(project: &Project, board: &str) -> Vec<(Arc<Version>, Arc<Version>)> {
+    let vs: Vec<Arc<Version>> = project
+        .board_versions(board)
+        .into_iter()
+        .map(|i| project.versions[i].clone())
+        .collect();
+    let mut out = Vec::new();
+    for (i, a) in vs.iter().enumerate() {
+        for b in &vs[i + 1..] {
+            out.push((a.clone(), b.clone()));
+        }
+    }
+    out
+}
+
+/// Runs every pair of every board the scenario fits over `seeds` (pairs
+/// with a real version over [`real_seeds`]); each sequence runs once per
+/// version.
+pub fn run_behaviour(project: &Project, s: &Arc<Scenario>, seeds: &[u64]) -> Vec<BehaviourOutcome> {
+    let reals = real_seeds(seeds);
+    let tasks: Vec<(String, u64)> = project
+        .scenario_boards(s)
+        .into_iter()
+        .flat_map(|b| seeds.iter().map(move |seed| (b.clone(), *seed)))
+        .collect();
+    let mut out: Vec<BehaviourOutcome> = tasks
+        .par_iter()
+        .flat_map_iter(|(board, seed)| {
+            let ops = sequence(project, s, *seed);
+            let with_real = reals.contains(seed);
+            let pairs: Vec<_> = pairs(project, board)
+                .into_iter()
+                .filter(|(a, b)| with_real || !(a.is_real() || b.is_real()))
+                .collect();
+            // One run per version, shared by its pairs.
+            let mut runs: Vec<(String, Result<Run, String>)> = Vec::new();
+            for (a, b) in &pairs {
+                for v in [a, b] {
+                    if !runs.iter().any(|(n, _)| *n == v.name) {
+                        runs.push((v.name.clone(), run_on(v, &s.devices, &ops)));
+                    }
+                }
+            }
+            let find = |v: &Version| &runs.iter().find(|(n, _)| *n == v.name).expect("run").1;
+            pairs
+                .iter()
+                .map(|(a, b)| {
+                    let difference = match (find(a), find(b)) {
+                        (Ok(x), Ok(y)) => compare_runs(a, &ops, x, y),
+                        (Err(e), _) | (_, Err(e)) => Some(Difference {
+                            what: "error".into(),
+                            op_index: None,
+                            at: "the run".into(),
+                            a: e.clone(),
+                            b: e.clone(),
+                        }),
+                    };
+                    BehaviourOutcome {
+                        board: board.clone(),
+                        scenario: s.clone(),
+                        a: a.clone(),
+                        b: b.clone(),
+                        seed: *seed,
+                        ops: ops.clone(),
+                        difference,
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort_by_key(|o| (o.a.name.clone(), o.b.name.clone(), o.seed));
+    out
+}
+
+/// The command that reproduces a pair's sequence.
+pub fn reproduce_command(scenario: &str, seed: u64, a: &str, b: &str) -> String {
+    format!("cargo run --release -- compare --scenario {scenario} --seed {seed} {a} {b}")
+}
+
+/// The device mode before op `index`, from a model of the pair.
+fn mode_before(
+    a: &Arc<Version>,
+    b: &Arc<Version>,
+    targets: &[String],
+    ops: &[TrialOp],
+    index: usize,
+) -> String {
+    let Some(model) = [a, b].into_iter().find(|v| !v.is_real()) else {
+        return "n/a (real QEMU)".into();
+    };
+    let dev = match ops.get(index) {
+        Some(TrialOp::Read { dev, .. }) | Some(TrialOp::Write { dev, .. }) => *dev,
+        _ => return String::new(),
+    };
+    let Ok(mut board) = Board::new(model, targets) else {
+        return String::new();
+    };
+    for op in &ops[..index] {
+        board.apply(op);
+    }
+    format!(
+        "{} ({})",
+        crate::modes::describe(&board.target(dev).state()),
+        model.name
+    )
+}
+
+/// Minimizes a differing sequence and describes its first difference.
+pub fn detail(o: &BehaviourOutcome) -> Option<BehaviourDifference> {
+    o.difference.as_ref()?;
+    let targets = &o.scenario.devices;
+    let real = o.a.is_real() || o.b.is_real();
+    let budget = if real {
+        REAL_SHRINK_BUDGET
+    } else {
+        SHRINK_BUDGET
+    };
+    let differs = |ops: &[TrialOp]| check_pair(&o.a, &o.b, targets, ops).is_some();
+    let ops = shrink(&o.ops, &differs, budget);
+    let d = check_pair(&o.a, &o.b, targets, &ops).or_else(|| o.difference.clone())?;
+    let ops = if check_pair(&o.a, &o.b, targets, &ops).is_some() {
+        ops
+    } else {
+        o.ops.clone()
+    };
+    Some(BehaviourDifference {
+        seed: o.seed,
+        what: d.what.clone(),
+        op_index: d.op_index.map(|i| i as u64),
+        at: d.at.clone(),
+        a_value: d.a.clone(),
+        b_value: d.b.clone(),
+        mode: d
+            .op_index
+            .map(|i| mode_before(&o.a, &o.b, targets, &ops, i))
+            .unwrap_or_default(),
+        ops: ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| format!("{i}: {op}"))
+            .collect(),
+        reproduce: reproduce_command(&o.scenario.name, o.seed, &o.a.name, &o.b.name),
+    })
+}
+
+/// The report's cells: one per (board, scenario, pair), with the first
+/// difference minimized.
+pub fn cells(outcomes: &[BehaviourOutcome]) -> Vec<BehaviourCell> {
+    let mut out: Vec<BehaviourCell> = Vec::new();
+    for o in outcomes {
+        let pos = out.iter().position(|c| {
+            c.board == o.board
+                && c.scenario == o.scenario.name
+                && c.a == o.a.name
+                && c.b == o.b.name
+        });
+        let i = match pos {
+            Some(i) => i,
+            None => {
+                out.push(BehaviourCell {
+                    board: o.board.clone(),
+                    scenario: o.scenario.name.clone(),
+                    a: o.a.name.clone(),
+                    b: o.b.name.clone(),
+                    ..BehaviourCell::default()
+                });
+                out.len() - 1
+            }
+        };
+        let c = &mut out[i];
+        c.trials += 1;
+        if o.difference.is_some() {
+            c.differ += 1;
+            if c.first.is_none() {
+                c.first = detail(o);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machines::parse_version;
+    use std::path::Path;
+
+    fn version(name: &str, release: &str, ty: &str, id0: u32) -> Arc<Version> {
+        let text = format!(
+            r#"
+release = "{release}"
+machine-type = "nor-5.0"
+[[device]]
+id = "flash0"
+type = "{ty}"
+properties = {{ name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, width = 4, device-width = 2, id0 = {id0}, id1 = 0x18 }}
+"#
+        );
+        Arc::new(parse_version(Path::new(&format!("machines/{name}.toml")), &text).unwrap())
+    }
+
+    fn write(addr: u64, val: u64) -> TrialOp {
+        TrialOp::Write {
+            dev: 0,
+            addr,
+            width: 4,
+            val,
+        }
+    }
+
+    fn read(addr: u64) -> TrialOp {
+        TrialOp::Read {
+            dev: 0,
+            addr,
+            width: 4,
+        }
+    }
+
+    /// Reads array, programs a word, reads it, then the manufacturer id.
+    fn ops() -> Vec<TrialOp> {
+        vec![
+            read(0x100),
+            write(0x100, 0x0040_0040),
+            write(0x100, 0x1234_5678),
+            write(0, 0x00FF_00FF),
+            read(0x100),
+            write(0, 0x0090_0090),
+            read(0),
+            write(0, 0x00FF_00FF),
+            read(0x100),
+        ]
+    }
+
+    #[test]
+    fn v5_and_v6_on_the_same_board_behave_the_same() {
+        let targets = ["flash0".to_string()];
+        let a = version("a", "v5", "cfi.pflash01", 0x89);
+        let b = version("b", "v6", "parallel-nor-cfi01-flash", 0x89);
+        assert_eq!(check_pair(&a, &b, &targets, &ops()), None);
+    }
+
+    #[test]
+    fn a_different_answer_is_a_read_difference_with_the_op_values_and_mode() {
+        let targets = ["flash0".to_string()];
+        let a = version("a", "v5", "cfi.pflash01", 0x89);
+        let b = version("b", "v5", "cfi.pflash01", 0x01);
+        let d = check_pair(&a, &b, &targets, &ops()).expect("the id read differs");
+        assert_eq!(d.what, "read");
+        assert_eq!(d.op_index, Some(6));
+        assert_eq!((d.a.as_str(), d.b.as_str()), ("0x890089", "0x10001"));
+        assert!(d.at.starts_with("op 6: "), "{}", d.at);
+        // Minimized: the id command and the read are all it takes.
+        let o = BehaviourOutcome {
+            board: "composite".into(),
+            scenario: Arc::new(
+                crate::scenarios::parse_scenario(
+                    Path::new("scenarios/t.toml"),
+                    "devices = [\"flash0\"]\nlength = [4, 8]\n[migration]\npoints = [\"anywhere\"]\n[mix]\nread = 1\n",
+                )
+                .unwrap(),
+            ),
+            a,
+            b,
+            seed: 3,
+            ops: ops(),
+            difference: Some(d),
+        };
+        let detail = detail(&o).expect("a detail");
+        assert_eq!(detail.ops.len(), 2, "{:?}", detail.ops);
+        assert!(detail.mode.starts_with("read-id"), "{}", detail.mode);
+        assert_eq!(detail.seed, 3);
+        assert!(
+            detail.reproduce.contains("compare --scenario"),
+            "{}",
+            detail.reproduce
+        );
+        let c = cells(std::slice::from_ref(&o));
+        assert_eq!((c[0].trials, c[0].differ), (1, 1));
+        assert!(c[0].first.is_some());
+    }
+
+    #[test]
+    fn a_different_array_is_an_array_difference() {
+        let targets = ["flash0".to_string()];
+        let a = version("a", "v5", "cfi.pflash01", 0x89);
+        let x = run_on(&a, &targets, &ops()).unwrap();
+        let mut y = run_on(&a, &targets, &ops()).unwrap();
+        y.arrays[0].1.write(0x2000, &[0xAB]);
+        let d = compare_runs(&a, &ops(), &x, &y).expect("the arrays differ");
+        assert_eq!(d.what, "array");
+        assert!(d.at.contains("flash0 offset 0x2000"), "{}", d.at);
+        let z = run_on(&a, &targets, &ops()[..3]).unwrap();
+        let d = compare_runs(&a, &ops(), &x, &z).expect("fewer reads");
+        assert_eq!(
+            (d.what.as_str(), d.a.as_str(), d.b.as_str()),
+            ("read", "4", "1")
+        );
+    }
+}
