@@ -506,3 +506,108 @@ pub fn seeds_for(s: &Scenario, long: bool) -> Vec<u64> {
         .unwrap_or(if long { s.long_seeds } else { s.seeds });
     (0..n).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machines::parse_version;
+
+    fn real() -> Arc<Version> {
+        let text = r#"
+release = "qemu-7.2"
+machine-type = "virt-7.2"
+[emulator]
+binary = "qemu-system-arm"
+model = "v5"
+[[device]]
+id = "flash0"
+type = "cfi.pflash01"
+drive-unit = 0
+properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, width = 4, device-width = 2 }
+"#;
+        Arc::new(parse_version(Path::new("machines/virt/qemu-7.2.toml"), text).unwrap())
+    }
+
+    fn result(outcome: Outcome, reads: &[(usize, u64)]) -> TrialResult {
+        TrialResult {
+            outcome,
+            reason: String::new(),
+            first_read_mismatch: None,
+            reads: reads.to_vec(),
+            reference_reads: Vec::new(),
+            state_diff: Vec::new(),
+            flash_diff: Vec::new(),
+            migrate_us: 0,
+            total_us: 0,
+        }
+    }
+
+    const OPS: &[TrialOp] = &[
+        TrialOp::Read {
+            dev: 0,
+            addr: 0,
+            width: 4,
+        },
+        TrialOp::Migrate,
+        TrialOp::Read {
+            dev: 0,
+            addr: 4,
+            width: 4,
+        },
+    ];
+
+    #[test]
+    fn a_real_build_that_reads_what_its_model_reads_agrees() {
+        let q = real();
+        let chain = [q.clone(), q];
+        let r = result(Outcome::Lossy, &[(0, 1), (2, 2)]);
+        assert_eq!(
+            model_difference(&chain, OPS, &r, &r.clone(), "virt-v5"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_different_read_count_or_outcome_is_a_model_difference() {
+        let q = real();
+        let chain = [q.clone(), q];
+        let got = result(Outcome::Lossy, &[(0, 1), (2, 2)]);
+        let why = model_difference(
+            &chain,
+            OPS,
+            &got,
+            &result(Outcome::Lossy, &[(0, 1), (2, 3)]),
+            "virt-v5",
+        )
+        .expect("a read differs");
+        assert!(why.starts_with(MODEL_DIFFERS), "{why}");
+        assert!(
+            why.contains("op 2") && why.contains("0x2 on virt-qemu-7.2, 0x3 on virt-v5"),
+            "{why}"
+        );
+        let why = model_difference(
+            &chain,
+            OPS,
+            &got,
+            &result(Outcome::Lossy, &[(0, 1)]),
+            "virt-v5",
+        )
+        .expect("a read is missing");
+        assert!(
+            why.contains("2 reads on virt-qemu-7.2, 1 on virt-v5"),
+            "{why}"
+        );
+        let why = model_difference(
+            &chain,
+            OPS,
+            &got,
+            &result(Outcome::Identical, &[(0, 1), (2, 2)]),
+            "virt-v5",
+        )
+        .expect("the outcome differs");
+        assert!(
+            why.contains("was lossy") && why.contains("was identical"),
+            "{why}"
+        );
+    }
+}
