@@ -40,6 +40,7 @@ pub fn version_infos(project: &Project) -> Vec<VersionInfo> {
                     Ok(l) => format!("{} ({})", l.launch.binary.display(), l.version),
                     Err(_) => e.binary.clone(),
                 }),
+            model: crate::matrix::model_of(project, v).map(|m| m.name.clone()),
             left_out: project
                 .unavailable
                 .iter()

@@ -146,6 +146,9 @@ pub struct VersionInfo {
     /// Why this version was left out of the run (its emulator is not usable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_out: Option<String>,
+    /// For a real build: the model version that must agree with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// One device of a version.

@@ -609,3 +609,39 @@ fn behaviour_section_lists_every_pair_and_shows_the_first_difference() {
     assert!(!html.contains("id=\"behaviour\""));
     assert!(!html.contains("href=\"#behaviour\""));
 }
+
+#[test]
+fn real_qemu_section_shows_observed_losses_next_to_the_model() {
+    let mut results = common::seven_versions();
+    results.versions[1].emulator = Some("/usr/bin/qemu-system-arm (QEMU 7.2.22)".into());
+    results.versions[1].model = Some(results.versions[0].name.clone());
+    results.versions[1].board = "virt".into();
+    let (q, m) = (
+        results.versions[1].name.clone(),
+        results.versions[0].name.clone(),
+    );
+    results.cells.retain(|c| c.chain != chain(&[&q, &q]));
+    assert!(
+        !render_html(&results).contains("id=\"real\""),
+        "no Q -> Q cell yet"
+    );
+    results.cells.push(Cell {
+        chain: chain(&[&q, &q]),
+        counts: [(Outcome::Lossy, 2)].into_iter().collect(),
+        expected: vec![Outcome::Identical, Outcome::Lossy],
+        ..Cell::default()
+    });
+    let html = render_html(&results);
+    let section = element(&html, "<section id=\"real\"");
+    assert!(
+        section.contains(&format!("<code>{q}</code> → itself: lossy 2")),
+        "{section}"
+    );
+    assert!(
+        section.contains(&format!("<code>{m}</code> → itself:")),
+        "{section}"
+    );
+    // A left-out build has no row.
+    results.versions[1].left_out = Some("not usable".into());
+    assert!(!render_html(&results).contains("id=\"real\""));
+}

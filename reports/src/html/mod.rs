@@ -5,6 +5,7 @@ mod behaviour;
 mod details;
 mod machines;
 mod matrix;
+mod real;
 mod run;
 
 use crate::escape::{anchor, escape_html as esc};
@@ -41,6 +42,7 @@ pub fn render_html(results: &Results) -> String {
     out.push_str("<main>\n");
     out.push_str(&behaviour::behaviour_section(results));
     out.push_str(&matrix::matrix_section(results, &layout, &notable));
+    out.push_str(&real::real_section(results));
     out.push_str(&details::details_section(results, &layout, &notable));
     out.push_str(&machines::machines_section(results, &layout));
     out.push_str(&run::run_section(results));
