@@ -2,7 +2,7 @@
 //! cores, deterministic shards, JSON-lines results that survive a kill, and
 //! merging shards into one report identical to a single run.
 
-use crate::matrix::{run_cells, Project};
+use crate::matrix::{check_against_models, run_cells, Project};
 use crate::results::{detail, record_of, static_checks, wants_detail, CellTally, Listed};
 use reports::results::{FailureDetail, TrialRecord};
 use std::collections::BTreeSet;
@@ -247,7 +247,10 @@ pub fn soak(
                     details: Vec::new(),
                 };
                 for (s, c) in scenarios.iter().zip(&chains) {
-                    for t in run_cells(&project, s, c, &[seed]) {
+                    let mut trials = run_cells(&project, s, c, &[seed]);
+                    // Every real trial also against its model, seed for seed.
+                    check_against_models(&project, &mut trials);
+                    for t in trials {
                         let mut rec = record_of(&t);
                         if wants_detail(&t, &mut seen_lossy) {
                             let save = (!t.as_expected()).then_some(regressions.as_path());
