@@ -5,6 +5,7 @@
 
 use crate::generator::TrialOp;
 use crate::machines::Version;
+use devices::migration::stream::PageEncoding;
 use devices::migration::{Capability, Machine, MachineBuilder};
 use devices::{bus_read, bus_write, BlockBackend, DeviceState, FlashDevice, Storage};
 use std::sync::Arc;
@@ -81,7 +82,10 @@ impl Board {
         // the source's drives (shared storage), so only the pages that differ
         // from the drive image travel, and migration cost follows what the
         // guest touched rather than the flash size.
-        b.machine = b.machine.with_capability(Capability::XIgnoreShared);
+        b.machine = b
+            .machine
+            .with_capability(Capability::XIgnoreShared)
+            .with_page_encoding(PageEncoding::Compact);
         Ok(b)
     }
 
@@ -105,8 +109,11 @@ impl Board {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let offered = version.offered();
+        // Pages as QEMU writes them: a plain board exchanges streams with
+        // real QEMU, and QEMU 8.2 and later refuse compact uniform pages.
         let machine = Machine::new(&version.machine_type, devs)
             .with_ram_section_id(version.ram_section_id)
+            .with_page_encoding(PageEncoding::Qemu)
             .with_builder(
                 offered,
                 Arc::new(VersionBuilder {

@@ -81,6 +81,10 @@ pub struct Emulator {
     /// Extra arguments after the machine and drives.
     #[serde(default)]
     pub args: Vec<String>,
+    /// The QEMU version the binary must report (`-version`), e.g. `7.2`:
+    /// a binary of another release is not usable as this version.
+    #[serde(default)]
+    pub qemu_version: Option<String>,
     /// The model version of the same board (file name without `.toml`)
     /// that must agree with this build seed for seed: `X → X` on this build
     /// gives the reads and the outcome `M → M` gives on the model.

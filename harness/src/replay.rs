@@ -4,7 +4,7 @@
 use crate::ops::{op_to_json, Op};
 use devices::migration::compat;
 use devices::migration::foreign;
-use devices::migration::stream::{save_stream, save_stream_numbered};
+use devices::migration::stream::{save_stream, save_stream_encoded, PageEncoding};
 use devices::migration::{Machine, MachineBuilder};
 use devices::{bus_read, bus_write, BlockBackend, DeviceError, DeviceSpec, FlashDevice};
 use serde_json::{json, Value};
@@ -131,7 +131,13 @@ fn outgoing_stream(
     machine_type: &str,
     streams: &StreamOptions,
 ) -> Result<Vec<u8>, String> {
-    let bytes = save_stream_numbered(machine_type, &[dev], &[], QEMU_RAM_SECTION_ID);
+    let bytes = save_stream_encoded(
+        machine_type,
+        &[dev],
+        &[],
+        QEMU_RAM_SECTION_ID,
+        PageEncoding::Qemu,
+    );
     let idstrs: Vec<String> = dev
         .vmstate_entries()
         .iter()

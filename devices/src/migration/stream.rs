@@ -139,6 +139,8 @@ pub struct Machine {
     capabilities: Vec<Capability>,
     /// Section id of `ram` in the streams it writes.
     ram_section_id: u32,
+    /// How uniform pages travel in the streams it writes.
+    page_encoding: PageEncoding,
     builder: Option<Arc<dyn MachineBuilder>>,
 }
 
@@ -272,35 +274,69 @@ fn pages_to_send(d: &dyn FlashDevice, ignore_shared: bool) -> Option<Vec<usize>>
 }
 
 /// One page record: header word, block name unless CONTINUE, payload.
-fn write_page(w: &mut Writer, d: &dyn FlashDevice, index: usize, first: bool) {
+/// How uniform pages travel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PageEncoding {
+    /// Every page holding one repeated byte as ZERO with that byte (erased
+    /// 0xFF pages too): compact, and QEMU 7.2's loader memsets the page with
+    /// the byte. The models' default.
+    #[default]
+    Compact,
+    /// As QEMU writes pages: ZERO only for all-zero pages, every other page
+    /// whole. QEMU 8.2 and later refuse a ZERO record with another byte
+    /// ("Found a zero page with value 255"): streams for a real QEMU use this.
+    Qemu,
+}
+
+fn write_page(w: &mut Writer, d: &dyn FlashDevice, index: usize, first: bool, enc: PageEncoding) {
     let offset = (index * PAGE_SIZE) as u64;
     let cont = if first { 0 } else { RAM_SAVE_FLAG_CONTINUE };
-    // A page that is one repeated byte travels as ZERO with that byte
-    // (QEMU's loader memsets the page with it).
     let array = d.array();
-    let (flag, data) = match array.page_fill(index) {
-        Some(b) => (RAM_SAVE_FLAG_ZERO, Err(b)),
-        None => match array.page_view(index) {
-            PageView::Data(bytes) => (RAM_SAVE_FLAG_PAGE, Ok(bytes)),
-            PageView::Fill(b) => (RAM_SAVE_FLAG_ZERO, Err(b)),
-        },
+    let view = array.page_view(index);
+    let len = array.len().saturating_sub(offset).min(PAGE_SIZE as u64) as usize;
+    let fill = array.page_fill(index).or(match view {
+        PageView::Fill(b) => Some(b),
+        PageView::Data(_) => None,
+    });
+    let zero = match (enc, fill) {
+        (PageEncoding::Compact, Some(b)) => Some(b),
+        (PageEncoding::Qemu, Some(0)) => Some(0),
+        _ => None,
+    };
+    let flag = if zero.is_some() {
+        RAM_SAVE_FLAG_ZERO
+    } else {
+        RAM_SAVE_FLAG_PAGE
     };
     w.be64(offset | flag | cont);
     if first {
         w.str_u8(d.ram_block_name());
     }
-    match data {
-        Err(fill) => w.u8(fill),
-        Ok(bytes) => {
-            // A partial last page is padded with zeros, as the page-rounded
-            // RAM block is in QEMU.
+    if let Some(b) = zero {
+        w.u8(b);
+        return;
+    }
+    // A partial last page is padded with zeros, as the page-rounded RAM
+    // block is in QEMU.
+    match view {
+        PageView::Data(bytes) => {
             w.bytes(bytes);
             w.fill(0, PAGE_SIZE - bytes.len());
+        }
+        PageView::Fill(b) => {
+            w.fill(b, len);
+            w.fill(0, PAGE_SIZE - len);
         }
     }
 }
 
-fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice], ignore_shared: bool, ram_id: u32) {
+fn write_ram(
+    w: &mut Writer,
+    devices: &[&dyn FlashDevice],
+    ignore_shared: bool,
+    ram_id: u32,
+    enc: PageEncoding,
+) {
     let total: u64 = devices.iter().map(|d| ram_block_len(d.array().len())).sum();
     let pages: Vec<Option<Vec<usize>>> = devices
         .iter()
@@ -342,12 +378,12 @@ fn write_ram(w: &mut Writer, devices: &[&dyn FlashDevice], ignore_shared: bool, 
         match p {
             None => {
                 for index in 0..d.array().page_count() {
-                    write_page(w, *d, index, index == 0);
+                    write_page(w, *d, index, index == 0, enc);
                 }
             }
             Some(p) => {
                 for (i, &index) in p.iter().enumerate() {
-                    write_page(w, *d, index, i == 0);
+                    write_page(w, *d, index, i == 0, enc);
                 }
             }
         }
@@ -390,13 +426,31 @@ pub fn save_stream_numbered(
     capabilities: &[Capability],
     ram_id: u32,
 ) -> Vec<u8> {
+    save_stream_encoded(
+        machine_type,
+        devices,
+        capabilities,
+        ram_id,
+        PageEncoding::Compact,
+    )
+}
+
+/// [`save_stream_numbered`] with a choice of page encoding
+/// ([`PageEncoding::Qemu`] for a stream a real QEMU is to load).
+pub fn save_stream_encoded(
+    machine_type: &str,
+    devices: &[&dyn FlashDevice],
+    capabilities: &[Capability],
+    ram_id: u32,
+    enc: PageEncoding,
+) -> Vec<u8> {
     let regs = registrations_from(devices, ram_id);
     let ignore_shared = capabilities.contains(&Capability::XIgnoreShared);
     let mut w = Writer::with_capacity(256);
     w.be32(QEMU_VM_FILE_MAGIC);
     w.be32(QEMU_VM_FILE_VERSION);
     write_configuration(&mut w, machine_type, capabilities);
-    write_ram(&mut w, devices, ignore_shared, ram_id);
+    write_ram(&mut w, devices, ignore_shared, ram_id, enc);
     for (device, dev) in devices.iter().enumerate() {
         for SavedSection {
             idstr,
@@ -435,8 +489,16 @@ impl Machine {
             devices,
             capabilities: Vec::new(),
             ram_section_id: RAM_SECTION_ID,
+            page_encoding: PageEncoding::Compact,
             builder: None,
         }
+    }
+
+    /// Writes pages as QEMU does ([`PageEncoding::Qemu`]): for a machine
+    /// whose streams a real QEMU loads.
+    pub fn with_page_encoding(mut self, enc: PageEncoding) -> Machine {
+        self.page_encoding = enc;
+        self
     }
 
     /// Numbers the sections it writes from `id` for `ram` (as the board's
@@ -487,6 +549,7 @@ impl Machine {
             devices: self.devices.iter().map(|d| d.fork()).collect(),
             capabilities: self.capabilities.clone(),
             ram_section_id: self.ram_section_id,
+            page_encoding: self.page_encoding,
             builder: self.builder.clone(),
         }
     }
@@ -497,11 +560,12 @@ impl Machine {
 
     /// The outgoing stream of this machine. The machine is not changed.
     pub fn save(&self) -> Vec<u8> {
-        save_stream_numbered(
+        save_stream_encoded(
             &self.machine_type,
             &self.device_refs(),
             &self.capabilities,
             self.ram_section_id,
+            self.page_encoding,
         )
     }
 
@@ -1359,6 +1423,22 @@ mod tests {
         expected.extend_from_slice(&[3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x7e, 0, 0, 0, 0]);
         expected.push(0);
         assert_eq!(bytes, expected);
+        // For a real QEMU: the erased page whole (QEMU sends ZERO only for
+        // zero pages, and 8.2 and later refuse a ZERO with another byte).
+        let mut d = MockDevice::new("f", PAGE_SIZE as u64, 0xFF);
+        d.m.stateless = true;
+        let qemu = machine("nor-5.0", vec![d])
+            .with_page_encoding(PageEncoding::Qemu)
+            .save();
+        let at = expected
+            .windows(3)
+            .position(|w| w == [0x02, 1, b'f'])
+            .unwrap();
+        let mut whole = expected[..at].to_vec();
+        whole.extend_from_slice(&[0x08, 1, b'f']);
+        whole.extend_from_slice(&[0xFF; PAGE_SIZE]);
+        whole.extend_from_slice(&expected[at + 4..]);
+        assert_eq!(qemu, whole);
     }
 
     #[test]

@@ -109,6 +109,20 @@ fn probe(e: &Emulator, machine_type: &str) -> Result<Located, String> {
     let launch = resolve(e)?;
     let version = launch.output(&["-version"]).map_err(|e| e.to_string())?;
     let version = version.lines().next().unwrap_or("").to_string();
+    if let Some(want) = &e.qemu_version {
+        // "QEMU emulator version 7.2.22 (Debian …)": the release must match.
+        let got = version
+            .split_whitespace()
+            .skip_while(|w| *w != "version")
+            .nth(1)
+            .unwrap_or("");
+        if got != want.as_str() && !got.starts_with(&format!("{want}.")) {
+            return Err(format!(
+                "{} is '{version}', not QEMU {want}",
+                launch.binary.display()
+            ));
+        }
+    }
     let mut probe = launch.clone();
     probe.args = vec![
         "-M".into(),
@@ -119,6 +133,9 @@ fn probe(e: &Emulator, machine_type: &str) -> Result<Located, String> {
         "none".into(),
         "-nodefaults".into(),
     ];
+    // The version's own arguments too: a board may not start without them
+    // (musicpal on a build without audio drivers needs its -audiodev).
+    probe.args.extend(e.args.iter().cloned());
     let mut p = QemuProcess::start(&probe).map_err(|err| err.to_string())?;
     match p.qtest.clock_step(Some(1)) {
         Ok(1) => Ok(Located { launch, version }),
