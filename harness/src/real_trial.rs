@@ -286,8 +286,106 @@ impl Running {
 
 /// Loads `saved` into a fresh machine of `dst`: `Ok(Err(reason))` when the
 /// destination refuses it.
+/// A trial's reason starts with this when the whole-VM stream was refused
+/// by another device and the flash-only stream was judged instead.
+pub const WHOLE_VM_REFUSED: &str = "whole-VM stream refused";
+
+/// What a load did: the machine, or the destination's refusal. A real
+/// destination that refused a real source's whole-VM stream because of a
+/// device other than the flash gets the flash-only stream as well: the
+/// flash's own compatibility is still judged, and the whole-VM refusal is
+/// kept beside that verdict.
+struct Loaded {
+    result: Result<Running, String>,
+    /// The whole-VM refusal when the flash-only stream was sent instead.
+    whole_vm_refused: Option<String>,
+}
+
 fn load(
     saved: &Saved,
+    dst: &Arc<Version>,
+    targets: &[String],
+    scratch: &Path,
+) -> Result<Loaded, RunError> {
+    let first = load_once(saved, &saved.stream, dst, targets, scratch)?;
+    let Err(reason) = &first else {
+        return Ok(Loaded {
+            result: first,
+            whole_vm_refused: None,
+        });
+    };
+    if !(saved.from.is_real() && dst.is_real() && names_other_device(reason)) {
+        return Ok(Loaded {
+            result: first,
+            whole_vm_refused: None,
+        });
+    }
+    let flash = flash_only_stream(dst, &saved.stream).map_err(RunError)?;
+    let second = load_once(saved, &flash, dst, targets, scratch)?;
+    Ok(Loaded {
+        result: second,
+        whole_vm_refused: Some(reason.clone()),
+    })
+}
+
+/// True if QEMU's refusal names a section or command that is not the
+/// flash's: `… of device 'cpu'`, `section id 0(timer)`, `MIG_CMD 0xb
+/// unknown`, `musicpal_key: incoming version_id …`.
+pub fn names_other_device(reason: &str) -> bool {
+    const FLASH: &[&str] = &["pflash_cfi01", "ram", "configuration"];
+    if reason.contains("MIG_CMD") {
+        return true;
+    }
+    let named = |after: &str, until: char| -> Vec<String> {
+        reason
+            .match_indices(after)
+            .filter_map(|(i, _)| {
+                let rest = &reason[i + after.len()..];
+                rest.find(until).map(|end| rest[..end].to_string())
+            })
+            .collect()
+    };
+    let mut devices = named("of device '", '\'');
+    devices.extend(named("(", ')'));
+    devices.extend(
+        reason
+            .split("; ")
+            .filter_map(|part| part.split_once(": incoming version_id"))
+            .map(|(d, _)| d.trim().to_string()),
+    );
+    devices.iter().any(|d| !FLASH.contains(&d.as_str()))
+}
+
+/// QEMU's stream with only the flash sections and RAM blocks of `v`'s
+/// devices (as a QEMU of the same target reads it: no re-paging).
+fn flash_only_stream(v: &Version, stream: &[u8]) -> Result<Vec<u8>, String> {
+    let board = Board::plain(&Arc::new(v.clone()), &[], None)?;
+    let blocks: Vec<String> = board
+        .devices()
+        .iter()
+        .map(|d| d.ram_block_name().to_string())
+        .collect();
+    let sections: Vec<String> = board
+        .devices()
+        .iter()
+        .flat_map(|d| {
+            d.vmstate_entries()
+                .into_iter()
+                .map(|e| e.idstr().to_string())
+        })
+        .collect();
+    foreign::flash_only(
+        stream,
+        &|idstr| sections.iter().any(|s| s == idstr),
+        &|name| blocks.iter().any(|b| b == name),
+    )
+    .map(|f| f.stream)
+    .map_err(|e| format!("cannot take the flash sections out of the stream: {e}"))
+}
+
+fn load_once(
+    saved: &Saved,
+    stream: &[u8],
     dst: &Arc<Version>,
     targets: &[String],
     scratch: &Path,
@@ -304,7 +402,7 @@ fn load(
         let stream = if !saved.from.is_real() && bits != MODEL_PAGE_BITS {
             // A model writes 4 KiB pages; this board's QEMU reads its own.
             foreign::flash_only_with(
-                &saved.stream,
+                stream,
                 &|_| true,
                 &|_| true,
                 &foreign::FlashOnlyOptions {
@@ -314,7 +412,7 @@ fn load(
             .map_err(|e| RunError(format!("re-paging the model's stream: {e}")))?
             .stream
         } else {
-            saved.stream.clone()
+            stream.to_vec()
         };
         std::fs::write(&path, &stream).map_err(|e| RunError(format!("{}: {e}", path.display())))?;
         TIMINGS.starts.fetch_add(1, Ordering::Relaxed);
@@ -333,12 +431,12 @@ fn load(
         }
     } else {
         let stream = if saved.from.is_real() {
-            match flash_only_for(dst, &saved.stream) {
+            match flash_only_for(dst, stream) {
                 Ok(s) => s,
                 Err(reason) => return Ok(Err(reason)),
             }
         } else {
-            saved.stream.clone()
+            stream.to_vec()
         };
         let mut b = model_on(dst, targets, &saved.images).map_err(RunError)?;
         match b.machine.load_into(&stream) {
@@ -432,6 +530,7 @@ fn run_trial_inner(
     let machine_type = chain[0].machine_type.clone();
     let mut hop = 0;
     let mut refusals = Vec::new();
+    let mut whole_vm: Vec<String> = Vec::new();
     let mut loss_permitted = false;
     let mut migrate_us = 0;
     for (i, op) in ops.iter().enumerate().skip(start) {
@@ -447,7 +546,11 @@ fn run_trial_inner(
                     &owned
                 }
             };
-            match load(saved, dst, targets, scratch.path())? {
+            let loaded = load(saved, dst, targets, scratch.path())?;
+            if let Some(reason) = loaded.whole_vm_refused {
+                whole_vm.push(format!("{} -> {}: {reason}", at.name, dst.name));
+            }
+            match loaded.result {
                 Ok(next) => {
                     loss_permitted |= loss_allowed(&at, dst, &machine_type, targets);
                     at = dst.clone();
@@ -487,7 +590,7 @@ fn run_trial_inner(
     TIMINGS
         .compare_us
         .fetch_add(compare.elapsed().as_micros() as u64, Ordering::Relaxed);
-    Ok(judge(Judged {
+    let mut r = judge(Judged {
         ops,
         reads,
         reference_reads: &reference.reads,
@@ -499,5 +602,55 @@ fn run_trial_inner(
         // are not compared in chains with a real version.
         state_diff: Vec::new(),
         migrate_us,
-    }))
+    });
+    if !whole_vm.is_empty() {
+        // Both verdicts side by side: the whole-VM stream's, then the
+        // flash-only stream's (the outcome).
+        r.reason = format!(
+            "{WHOLE_VM_REFUSED}: {}; flash-only stream: {}{}",
+            whole_vm.join("; "),
+            r.outcome.name(),
+            if r.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.reason)
+            }
+        );
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_other_device;
+
+    #[test]
+    fn refusals_naming_another_device_are_told_from_the_flashs_own() {
+        // QEMU 10.0 -> 7.2 and 7.2 -> 10.0 on virt-7.2, 10.0 -> 7.2 on musicpal.
+        assert!(names_other_device(
+            "Invalid value 209 expecting positive value <= 197; Failed to load cpu:cpreg_vmstate_array_len; \
+             error while loading state for instance 0x0 of device 'cpu'; load of migration failed: Invalid argument"
+        ));
+        assert!(names_other_device(
+            "MIG_CMD 0xb unknown (len 0x0); load of migration failed: Invalid argument"
+        ));
+        assert!(names_other_device(
+            "musicpal_key: incoming version_id 1 is too old for local minimum version_id  2; \
+             error while loading state for instance 0x0 of device 'musicpal_key'"
+        ));
+        assert!(names_other_device(
+            "timer: incoming version_id 0 is too old for local minimum version_id 1; \
+             error while loading state section id 0(timer)"
+        ));
+        // The flash's own refusals, and the RAM's, are not.
+        assert!(!names_other_device(
+            "pflash_cfi01: incoming version_id 2 is too old; error while loading state for instance 0x0 of device 'pflash_cfi01'"
+        ));
+        assert!(!names_other_device(
+            "Found a zero page with value 255; error while loading state section id 2(ram); load of migration failed: Invalid argument"
+        ));
+        assert!(!names_other_device(
+            "Unknown ramblock \"virt.flash1\", cannot accept migration"
+        ));
+    }
 }
