@@ -132,9 +132,10 @@ fn target_indices(v: &Version, targets: &[String]) -> Result<Vec<usize>, RunErro
         .collect()
 }
 
-/// The model-side RAM block names and section id strings of a version's
-/// flash devices: what a model keeps of QEMU's whole-VM stream.
-fn flash_only_for(v: &Version, stream: &[u8]) -> Result<Vec<u8>, String> {
+/// QEMU's stream with only the flash sections and RAM blocks of `v`'s
+/// devices, re-paged to `page_bits` (`Some(12)` for a model destination;
+/// `None` keeps QEMU's pages, for a QEMU of the same target).
+fn flash_only_paged(v: &Version, stream: &[u8], page_bits: Option<u32>) -> Result<Vec<u8>, String> {
     let board = Board::plain(&Arc::new(v.clone()), &[], None)?;
     let blocks: Vec<String> = board
         .devices()
@@ -155,11 +156,16 @@ fn flash_only_for(v: &Version, stream: &[u8]) -> Result<Vec<u8>, String> {
         &|idstr| sections.iter().any(|s| s == idstr),
         &|name| blocks.iter().any(|b| b == name),
         &foreign::FlashOnlyOptions {
-            target_page_bits: Some(MODEL_PAGE_BITS),
+            target_page_bits: page_bits,
         },
     )
     .map(|f| f.stream)
     .map_err(|e| format!("cannot take the flash sections out of the stream: {e}"))
+}
+
+/// What a model of `v` keeps of QEMU's whole-VM stream.
+fn flash_only_for(v: &Version, stream: &[u8]) -> Result<Vec<u8>, String> {
+    flash_only_paged(v, stream, Some(MODEL_PAGE_BITS))
 }
 
 /// A model machine of `v` on `images`, without capabilities.
@@ -356,31 +362,9 @@ pub fn names_other_device(reason: &str) -> bool {
     devices.iter().any(|d| !FLASH.contains(&d.as_str()))
 }
 
-/// QEMU's stream with only the flash sections and RAM blocks of `v`'s
-/// devices (as a QEMU of the same target reads it: no re-paging).
+/// The flash-only stream for a QEMU of the same target (its own pages).
 fn flash_only_stream(v: &Version, stream: &[u8]) -> Result<Vec<u8>, String> {
-    let board = Board::plain(&Arc::new(v.clone()), &[], None)?;
-    let blocks: Vec<String> = board
-        .devices()
-        .iter()
-        .map(|d| d.ram_block_name().to_string())
-        .collect();
-    let sections: Vec<String> = board
-        .devices()
-        .iter()
-        .flat_map(|d| {
-            d.vmstate_entries()
-                .into_iter()
-                .map(|e| e.idstr().to_string())
-        })
-        .collect();
-    foreign::flash_only(
-        stream,
-        &|idstr| sections.iter().any(|s| s == idstr),
-        &|name| blocks.iter().any(|b| b == name),
-    )
-    .map(|f| f.stream)
-    .map_err(|e| format!("cannot take the flash sections out of the stream: {e}"))
+    flash_only_paged(v, stream, None)
 }
 
 fn load_once(
