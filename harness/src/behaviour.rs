@@ -112,14 +112,25 @@ pub fn check_pair(
     ops: &[TrialOp],
 ) -> Option<Difference> {
     let run = |v: &Arc<Version>| run_on(v, targets, ops);
-    match (run(a), run(b)) {
-        (Ok(x), Ok(y)) => compare_runs(a, ops, &x, &y),
+    compare_results(a, ops, &run(a), &run(b))
+}
+
+/// [`compare_runs`] on two runs that may have failed: a failed run is a
+/// difference of kind `error`.
+fn compare_results(
+    version: &Version,
+    ops: &[TrialOp],
+    a: &Result<Run, String>,
+    b: &Result<Run, String>,
+) -> Option<Difference> {
+    match (a, b) {
+        (Ok(x), Ok(y)) => compare_runs(version, ops, x, y),
         (Err(e), _) | (_, Err(e)) => Some(Difference {
             what: "error".into(),
             op_index: None,
             at: "the run".into(),
             a: e.clone(),
-            b: e,
+            b: e.clone(),
         }),
     }
 }
@@ -192,16 +203,7 @@ pub fn run_behaviour(project: &Project, s: &Arc<Scenario>, seeds: &[u64]) -> Vec
             pairs
                 .iter()
                 .map(|(a, b)| {
-                    let difference = match (find(a), find(b)) {
-                        (Ok(x), Ok(y)) => compare_runs(a, &ops, x, y),
-                        (Err(e), _) | (_, Err(e)) => Some(Difference {
-                            what: "error".into(),
-                            op_index: None,
-                            at: "the run".into(),
-                            a: e.clone(),
-                            b: e.clone(),
-                        }),
-                    };
+                    let difference = compare_results(a, &ops, find(a), find(b));
                     BehaviourOutcome {
                         board: board.clone(),
                         scenario: s.clone(),
@@ -263,12 +265,12 @@ pub fn detail(o: &BehaviourOutcome) -> Option<BehaviourDifference> {
         SHRINK_BUDGET
     };
     let differs = |ops: &[TrialOp]| check_pair(&o.a, &o.b, targets, ops).is_some();
-    let ops = shrink(&o.ops, &differs, budget);
-    let d = check_pair(&o.a, &o.b, targets, &ops).or_else(|| o.difference.clone())?;
-    let ops = if check_pair(&o.a, &o.b, targets, &ops).is_some() {
-        ops
-    } else {
-        o.ops.clone()
+    let shrunk = shrink(&o.ops, &differs, budget);
+    // The shrunk ops if they still differ (a real QEMU may not repeat
+    // itself), else the sequence as it ran.
+    let (ops, d) = match check_pair(&o.a, &o.b, targets, &shrunk) {
+        Some(d) => (shrunk, d),
+        None => (o.ops.clone(), o.difference.clone()?),
     };
     Some(BehaviourDifference {
         seed: o.seed,

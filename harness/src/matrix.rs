@@ -336,7 +336,7 @@ fn run_real_group(
             let chain = project.chain_versions(c);
             let result = match &reference {
                 Ok(r) => crate::real_trial::run_trial(&chain, &s.devices, ops, r),
-                Err(e) => crate::real_trial::crashed(
+                Err(e) => TrialResult::crashed(
                     format!("reference run on {} failed: {}", source.name, e.0),
                     &[],
                 ),

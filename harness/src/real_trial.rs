@@ -15,7 +15,6 @@ use crate::qemu::{locate, Launch, QemuError};
 use crate::trial::{flash_diffs_of, judge, loss_allowed, Judged, TrialResult};
 use devices::migration::foreign;
 use devices::{BlockBackend, Storage};
-use reports::Outcome;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -181,14 +180,6 @@ fn model_on(
         .map(|(d, (_, bytes))| BlockBackend::memory_from(Storage::from_bytes(bytes), !d.read_only))
         .collect();
     Board::plain(v, targets, Some(backends))
-}
-
-fn write_images(v: &Version, images: &[(String, Vec<u8>)]) -> Result<Images, RunError> {
-    let fresh = Images::fresh(v)?;
-    for ((_, path), (_, bytes)) in fresh.files.iter().zip(images) {
-        std::fs::write(path, bytes).map_err(|e| RunError(format!("{}: {e}", path.display())))?;
-    }
-    Ok(fresh)
 }
 
 impl Running {
@@ -377,7 +368,9 @@ fn load_once(
     if dst.is_real() {
         let launch = launch_of(dst, &dst.machine_type)?;
         let idx = target_indices(dst, targets)?;
-        let images = timed(&TIMINGS.images_us, || write_images(dst, &saved.images))?;
+        let images = timed(&TIMINGS.images_us, || {
+            Images::with_contents(dst, &saved.images)
+        })?;
         let path = scratch.join("incoming.bin");
         let bits = dst
             .emulator
@@ -469,25 +462,10 @@ pub fn run_trial(
     let started = Instant::now();
     let mut r = match run_trial_inner(chain, targets, ops, reference) {
         Ok(r) => r,
-        Err(RunError(reason)) => crashed(reason, &reference.reads),
+        Err(RunError(reason)) => TrialResult::crashed(reason, &reference.reads),
     };
     r.total_us = started.elapsed().as_micros() as u64;
     r
-}
-
-/// A `crashed` result: QEMU died, hung or answered garbage.
-pub fn crashed(reason: String, reference_reads: &[(usize, u64)]) -> TrialResult {
-    TrialResult {
-        outcome: Outcome::Crashed,
-        reason,
-        first_read_mismatch: None,
-        reads: Vec::new(),
-        reference_reads: reference_reads.to_vec(),
-        state_diff: Vec::new(),
-        flash_diff: Vec::new(),
-        migrate_us: 0,
-        total_us: 0,
-    }
 }
 
 fn run_trial_inner(

@@ -39,6 +39,24 @@ pub struct TrialResult {
     pub total_us: u64,
 }
 
+impl TrialResult {
+    /// A `crashed` result: a panic, or a QEMU that died, hung or answered
+    /// garbage (`reason` says which, with QEMU's stderr).
+    pub fn crashed(reason: String, reference_reads: &[(usize, u64)]) -> TrialResult {
+        TrialResult {
+            outcome: Outcome::Crashed,
+            reason,
+            first_read_mismatch: None,
+            reads: Vec::new(),
+            reference_reads: reference_reads.to_vec(),
+            state_diff: Vec::new(),
+            flash_diff: Vec::new(),
+            migrate_us: 0,
+            total_us: 0,
+        }
+    }
+}
+
 /// The reference run: the sequence on the source version without migrating,
 /// with snapshots at every migration point so trials start from a fork
 /// instead of re-running the prefix.
@@ -187,17 +205,7 @@ pub fn run_trial(
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "panic".into());
-            TrialResult {
-                outcome: Outcome::Crashed,
-                reason: format!("panic: {msg}"),
-                first_read_mismatch: None,
-                reads: Vec::new(),
-                reference_reads: reference.reads.clone(),
-                state_diff: Vec::new(),
-                flash_diff: Vec::new(),
-                migrate_us: 0,
-                total_us: 0,
-            }
+            TrialResult::crashed(format!("panic: {msg}"), &reference.reads)
         }
     };
     r.total_us = started.elapsed().as_micros() as u64;

@@ -159,10 +159,7 @@ fn qemu_streams_load_into_the_models_and_continue_as_qemu_does() {
             src.resume().unwrap();
             let continued = qemu_reads(&mut src, &suffix);
             // QEMU loading its own stream.
-            let dst_images = Images::fresh(&q).unwrap();
-            for ((_, f), (_, bytes)) in dst_images.files.iter().zip(&images) {
-                std::fs::write(f, bytes).unwrap();
-            }
+            let dst_images = Images::with_contents(&q, &images).unwrap();
             let mut dst = QemuMachine::start(&launch, &q, &q.machine_type, &[qi], dst_images, true)
                 .expect("QEMU starts");
             dst.load(&path)

@@ -124,15 +124,7 @@ fn probe(e: &Emulator, machine_type: &str) -> Result<Located, String> {
         }
     }
     let mut probe = launch.clone();
-    probe.args = vec![
-        "-M".into(),
-        machine_type.into(),
-        "-accel".into(),
-        "qtest".into(),
-        "-display".into(),
-        "none".into(),
-        "-nodefaults".into(),
-    ];
+    probe.args = super::machine::qtest_args(machine_type);
     // The version's own arguments too: a board may not start without them
     // (musicpal on a build without audio drivers needs its -audiodev).
     probe.args.extend(e.args.iter().cloned());

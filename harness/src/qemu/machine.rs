@@ -20,7 +20,8 @@ const MIGRATION_POLL: Duration = Duration::from_millis(2);
 /// through, and a `virt` board has 128 MiB of flash).
 #[derive(Debug)]
 pub struct Images {
-    dir: tempfile::TempDir,
+    /// Keeps the directory (and the files) until the images drop.
+    _dir: tempfile::TempDir,
     /// Device id → image file, in the version's device order.
     pub files: Vec<(String, PathBuf)>,
 }
@@ -39,41 +40,49 @@ fn image_dir() -> Result<tempfile::TempDir, QemuError> {
 impl Images {
     /// Fresh images filled with each device's `fill` byte.
     pub fn fresh(version: &Version) -> Result<Images, QemuError> {
-        let dir = image_dir()?;
-        let mut files = Vec::new();
-        for d in &version.devices {
-            let path = dir.path().join(format!("{}.img", d.id));
-            let err = |e: std::io::Error| QemuError::Start(format!("{}: {e}", path.display()));
-            let f = std::fs::File::create(&path).map_err(err)?;
+        Images::create(version, |i, f| {
+            let d = &version.devices[i];
             if d.fill == 0 {
-                f.set_len(d.image_size).map_err(err)?;
-            } else {
-                let mut w = std::io::BufWriter::new(f);
-                let chunk = vec![d.fill; 1 << 16];
-                let mut left = d.image_size;
-                while left > 0 {
-                    let n = left.min(chunk.len() as u64) as usize;
-                    w.write_all(&chunk[..n]).map_err(err)?;
-                    left -= n as u64;
-                }
-                w.flush().map_err(err)?;
+                return f.set_len(d.image_size);
             }
-            files.push((d.id.clone(), path));
-        }
-        Ok(Images { dir, files })
+            let mut w = std::io::BufWriter::new(f);
+            let chunk = vec![d.fill; 1 << 16];
+            let mut left = d.image_size;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                w.write_all(&chunk[..n])?;
+                left -= n as u64;
+            }
+            w.flush()
+        })
     }
 
-    /// A copy of these images (a storage copy at a migration point).
-    pub fn copy(&self) -> Result<Images, QemuError> {
+    /// Images holding `contents` (by device, in the version's order): a
+    /// storage copy taken at a migration point.
+    pub fn with_contents(
+        version: &Version,
+        contents: &[(String, Vec<u8>)],
+    ) -> Result<Images, QemuError> {
+        Images::create(version, |i, mut f| {
+            f.write_all(contents.get(i).map_or(&[][..], |(_, b)| b.as_slice()))
+        })
+    }
+
+    /// One file per device in a private directory, written by `write`.
+    fn create(
+        version: &Version,
+        write: impl Fn(usize, std::fs::File) -> std::io::Result<()>,
+    ) -> Result<Images, QemuError> {
         let dir = image_dir()?;
         let mut files = Vec::new();
-        for (id, src) in &self.files {
-            let path = dir.path().join(src.file_name().unwrap_or_default());
-            std::fs::copy(src, &path)
-                .map_err(|e| QemuError::Start(format!("copying {}: {e}", src.display())))?;
-            files.push((id.clone(), path));
+        for (i, d) in version.devices.iter().enumerate() {
+            let path = dir.path().join(format!("{}.img", d.id));
+            std::fs::File::create(&path)
+                .and_then(|f| write(i, f))
+                .map_err(|e| QemuError::Start(format!("{}: {e}", path.display())))?;
+            files.push((d.id.clone(), path));
         }
-        Ok(Images { dir, files })
+        Ok(Images { _dir: dir, files })
     }
 
     /// The contents of every image, by device id.
@@ -86,11 +95,6 @@ impl Images {
                     .map_err(|e| QemuError::Start(format!("{}: {e}", p.display())))
             })
             .collect()
-    }
-
-    /// The directory holding the images.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 }
 
@@ -106,15 +110,10 @@ pub struct QemuMachine {
     pub targets: Vec<usize>,
 }
 
-/// The command line for `version` running `machine_type` on `images`.
-pub fn launch(
-    base: &Launch,
-    version: &Version,
-    machine_type: &str,
-    images: &Images,
-    incoming: bool,
-) -> Launch {
-    let mut args: Vec<String> = vec![
+/// The arguments every harness QEMU starts with: the machine type under
+/// the qtest accelerator, no display, no default devices, no qtest log.
+pub fn qtest_args(machine_type: &str) -> Vec<String> {
+    vec![
         "-M".into(),
         machine_type.into(),
         "-accel".into(),
@@ -125,7 +124,18 @@ pub fn launch(
         // The qtest log goes to stderr otherwise, one line per access.
         "-qtest-log".into(),
         "/dev/null".into(),
-    ];
+    ]
+}
+
+/// The command line for `version` running `machine_type` on `images`.
+pub fn launch(
+    base: &Launch,
+    version: &Version,
+    machine_type: &str,
+    images: &Images,
+    incoming: bool,
+) -> Launch {
+    let mut args = qtest_args(machine_type);
     for (d, (_, path)) in version.devices.iter().zip(&images.files) {
         let unit = d.drive_unit.unwrap_or(0);
         args.push("-drive".into());

@@ -100,18 +100,6 @@ pub struct Launch {
 }
 
 impl Launch {
-    /// The command line as one shell-quoted string (for reproducers and errors).
-    pub fn command_line(&self) -> String {
-        let mut parts: Vec<String> = self
-            .env
-            .iter()
-            .map(|(k, v)| format!("{k}={}", shell_quote(v)))
-            .collect();
-        parts.push(shell_quote(&self.binary.display().to_string()));
-        parts.extend(self.args.iter().map(|a| shell_quote(a)));
-        parts.join(" ")
-    }
-
     /// The command for this binary and environment (arguments are the
     /// caller's): in a process group of its own, so that killing it kills
     /// what it started (e.g. the `exec:` migration helpers), and killed
@@ -170,17 +158,6 @@ impl Launch {
                 stderr: read_text(&err_path),
             }),
         }
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=,:@+".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 

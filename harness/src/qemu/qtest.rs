@@ -80,30 +80,6 @@ impl Qtest {
             .and_then(|w| w.parse().ok())
             .ok_or_else(|| QemuError::protocol(format!("qtest '{cmd}' answered OK {words:?}")))
     }
-
-    /// `read ADDR SIZE`: bytes straight from the address space.
-    pub fn read_bytes(&mut self, addr: u64, size: u64) -> Result<Vec<u8>, QemuError> {
-        let cmd = format!("read {addr:#x} {size:#x}");
-        let words = self.command(&cmd)?;
-        let hex = words
-            .first()
-            .map(|w| w.trim_start_matches("0x"))
-            .unwrap_or("");
-        if hex.len() as u64 != size * 2 {
-            return Err(QemuError::protocol(format!(
-                "qtest '{cmd}' answered {} hex digits, expected {}",
-                hex.len(),
-                size * 2
-            )));
-        }
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| {
-                u8::from_str_radix(&hex[i..i + 2], 16)
-                    .map_err(|_| QemuError::protocol(format!("qtest '{cmd}': bad hex")))
-            })
-            .collect()
-    }
 }
 
 fn access(verb: &str, width: u32) -> Result<String, QemuError> {
