@@ -410,6 +410,7 @@ pub fn assemble(
         trials: records,
         details,
         behaviour: Vec::new(),
+        cross_release: None,
     }
 }
 

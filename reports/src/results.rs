@@ -61,6 +61,93 @@ pub struct Results {
     /// same sequences without migrating.
     #[serde(default)]
     pub behaviour: Vec<BehaviourCell>,
+    /// Differences between releases (behaviour and migration) judged
+    /// against the reviewed file of known differences; `None` when the run
+    /// had no version of a real release next to another release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_release: Option<CrossRelease>,
+}
+
+/// Differences between releases seen in a run, each either listed in the
+/// reviewed file of known differences or not (an unlisted difference fails
+/// the run).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CrossRelease {
+    /// The known-differences file, relative to the project root.
+    pub file: String,
+    /// Every entry of the file, with what the run saw of it.
+    pub known: Vec<KnownDifference>,
+    /// Differences no entry lists.
+    pub unlisted: Vec<ObservedDifference>,
+    /// Per pair of releases (and kind), how many differences were seen.
+    pub totals: Vec<ReleasePairTotal>,
+}
+
+/// One reviewed entry of the known-differences file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KnownDifference {
+    pub id: String,
+    /// `behaviour` or `migration`.
+    pub kind: String,
+    /// The releases involved, as the file says: `a ↔ b` for behaviour,
+    /// `a → b` for migration (a direction).
+    pub between: String,
+    /// Boards it applies to (empty: every board).
+    pub boards: Vec<String>,
+    /// The first release known to show it.
+    pub first_release: String,
+    /// The cause, in QEMU's code.
+    pub cause: String,
+    /// How it was established.
+    pub evidence: String,
+    /// A one-line reproduction.
+    pub reproduce: String,
+    /// Observations of this run it covers (0: listed but not seen).
+    pub seen: u64,
+    /// The first observation it covers, with its minimal op list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<ObservedDifference>,
+}
+
+/// One difference between two versions of different releases, as observed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedDifference {
+    /// `behaviour` or `migration`.
+    pub kind: String,
+    pub board: String,
+    pub scenario: String,
+    /// The two versions (for migration: source, then destination).
+    pub a: String,
+    pub b: String,
+    pub a_release: String,
+    pub b_release: String,
+    pub seed: u64,
+    /// Trials or sequences showing it.
+    pub count: u64,
+    /// One line: what differs (the first differing op and both values, or
+    /// the migration verdict with QEMU's message).
+    pub summary: String,
+    /// The device's mode at the first difference, where known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mode: String,
+    /// The minimal op list that shows it (behaviour), or the trial's ops
+    /// up to the migration (migration).
+    pub ops: Vec<String>,
+    /// A one-line command that reproduces it.
+    pub reproduce: String,
+}
+
+/// How many differences a run saw between two releases, of one kind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReleasePairTotal {
+    /// `behaviour` or `migration`.
+    pub kind: String,
+    /// `a ↔ b` (behaviour) or `a → b` (migration).
+    pub between: String,
+    /// Distinct differences (observations) seen.
+    pub differences: u64,
+    /// Of which listed in the known-differences file.
+    pub known: u64,
 }
 
 /// The behaviour check of one pair of versions of a board over one
