@@ -9,6 +9,7 @@ use crate::board::Board;
 use crate::generator::TrialOp;
 use crate::machines::Version;
 use crate::matrix::{real_seeds, Project};
+use crate::real_trial::{flash_sections, WireSection};
 use crate::scenarios::Scenario;
 use crate::shrink::shrink;
 use crate::trial::flash_diffs_of;
@@ -27,25 +28,149 @@ pub struct Run {
     pub reads: Vec<(usize, u64)>,
     pub arrays: Vec<(String, Storage)>,
     pub images: Vec<(String, Option<Storage>)>,
+    /// A real build's flash sections in the stream it saved at each
+    /// migration marker (it saves and continues: nothing migrates); empty
+    /// for a model.
+    pub wire: Vec<Vec<WireSection>>,
 }
 
-/// Runs `ops` (no migrations) on a fresh machine of `v`.
+/// Runs `ops` on a fresh machine of `v` without migrating: a real build
+/// saves a stream at each migration marker and goes on, a model skips it.
 pub fn run_on(v: &Arc<Version>, targets: &[String], ops: &[TrialOp]) -> Result<Run, String> {
     if v.is_real() {
         let r = crate::real_trial::run_reference(v, targets, ops)
             .map_err(|e| format!("{}: {}", v.name, e.0))?;
+        let wire = r
+            .streams()
+            .map(|s| flash_sections(v, s))
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Run {
             reads: r.reads,
             arrays: r.end.arrays,
             images: r.end.images,
+            wire,
         })
     } else {
-        let r = crate::trial::run_reference(v, targets, ops)?;
+        let mut board = Board::new(v, targets)?;
+        let mut reads = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            if matches!(op, TrialOp::Migrate) {
+                continue;
+            }
+            if let Some(x) = board.apply(op) {
+                reads.push((i, x));
+            }
+        }
         Ok(Run {
-            reads: r.reads,
-            arrays: r.end.arrays(),
-            images: r.end.images(),
+            reads,
+            arrays: board.arrays(),
+            images: board.images(),
+            wire: Vec::new(),
         })
+    }
+}
+
+/// The first difference between two real builds' flash sections saved at
+/// the same marker: a section one lacks, or the first differing field.
+fn wire_difference(ops: &[TrialOp], a: &Run, b: &Run) -> Option<Difference> {
+    if a.wire.is_empty() || b.wire.is_empty() {
+        return None;
+    }
+    let markers: Vec<usize> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| matches!(o, TrialOp::Migrate))
+        .map(|(i, _)| i)
+        .collect();
+    for (k, (x, y)) in a.wire.iter().zip(&b.wire).enumerate() {
+        let at = |what: &str| {
+            format!(
+                "the stream saved at op {} (migration marker {k}): {what}",
+                markers.get(k).copied().unwrap_or_default()
+            )
+        };
+        for s in x {
+            let name = format!("{} instance {}", s.idstr, s.instance);
+            let Some(t) = y
+                .iter()
+                .find(|t| t.idstr == s.idstr && t.instance == s.instance)
+            else {
+                return Some(wire(at(&name), "present".into(), "absent".into()));
+            };
+            if s.version != t.version {
+                return Some(wire(
+                    at(&format!("{name} section version")),
+                    s.version.to_string(),
+                    t.version.to_string(),
+                ));
+            }
+            if s.data == t.data {
+                continue;
+            }
+            let field = s
+                .fields
+                .iter()
+                .find(|(n, v)| t.fields.iter().find(|(m, _)| m == n).map(|(_, w)| w) != Some(v));
+            return Some(match field {
+                Some((n, v)) => {
+                    let w = t
+                        .fields
+                        .iter()
+                        .find(|(m, _)| m == n)
+                        .map_or("absent".to_string(), |(_, w)| shorten(w));
+                    wire(at(&format!("{name} field {n}")), shorten(v), w)
+                }
+                None => wire(
+                    at(&format!(
+                        "{name} ({} vs {} bytes)",
+                        s.data.len(),
+                        t.data.len()
+                    )),
+                    shorten_hex(&s.data),
+                    shorten_hex(&t.data),
+                ),
+            });
+        }
+        if let Some(t) = y.iter().find(|t| {
+            !x.iter()
+                .any(|s| s.idstr == t.idstr && s.instance == t.instance)
+        }) {
+            let name = format!("{} instance {}", t.idstr, t.instance);
+            return Some(wire(at(&name), "absent".into(), "present".into()));
+        }
+    }
+    None
+}
+
+fn wire(at: String, a: String, b: String) -> Difference {
+    Difference {
+        what: "wire".into(),
+        op_index: None,
+        at,
+        a,
+        b,
+    }
+}
+
+/// A JSON value for one line (long buffers cut).
+fn shorten(v: &serde_json::Value) -> String {
+    let s = match v {
+        serde_json::Value::String(x) => x.clone(),
+        other => other.to_string(),
+    };
+    if s.len() > 40 {
+        format!("{}… ({} chars)", &s[..32], s.len())
+    } else {
+        s
+    }
+}
+
+fn shorten_hex(b: &[u8]) -> String {
+    let hex: String = b.iter().take(16).map(|x| format!("{x:02x}")).collect();
+    if b.len() > 16 {
+        format!("{hex}…")
+    } else {
+        hex
     }
 }
 
@@ -84,23 +209,22 @@ pub fn compare_runs(version: &Version, ops: &[TrialOp], a: &Run, b: &Run) -> Opt
         });
     }
     let diffs = flash_diffs_of(version, &a.arrays, &a.images, &b.arrays, &b.images);
-    diffs.first().map(|d| Difference {
-        what: d.what.clone(),
-        op_index: None,
-        at: format!("{} offset {:#x} (sector {})", d.device, d.offset, d.sector),
-        a: d.expected.clone(),
-        b: d.got.clone(),
-    })
+    if let Some(d) = diffs.first() {
+        return Some(Difference {
+            what: d.what.clone(),
+            op_index: None,
+            at: format!("{} offset {:#x} (sector {})", d.device, d.offset, d.sector),
+            a: d.expected.clone(),
+            b: d.got.clone(),
+        });
+    }
+    wire_difference(ops, a, b)
 }
 
-/// The sequence of (scenario, seed) without its migrations.
+/// The sequence of (scenario, seed) with one hop: its migration marker is
+/// where real builds save the state they would send.
 pub fn sequence(project: &Project, s: &Scenario, seed: u64) -> Vec<TrialOp> {
-    project
-        .sequence(s, seed, 1)
-        .ops
-        .into_iter()
-        .filter(|o| !matches!(o, TrialOp::Migrate))
-        .collect()
+    project.sequence(s, seed, 1).ops
 }
 
 /// The difference between `a` and `b` on `ops`; a run that fails is a
@@ -296,6 +420,10 @@ pub fn detail(o: &BehaviourOutcome) -> Option<BehaviourDifference> {
 /// difference minimized.
 pub fn cells(outcomes: &[BehaviourOutcome]) -> Vec<BehaviourCell> {
     let mut out: Vec<BehaviourCell> = Vec::new();
+    // A real build that differs from several versions on one sequence in
+    // the same way is shrunk once (each attempt starts QEMU): the pairs
+    // share the minimal op list, with their own reproduction command.
+    let mut shrunk: Vec<(String, BehaviourDifference)> = Vec::new();
     for o in outcomes {
         let pos = out.iter().position(|c| {
             c.board == o.board
@@ -321,7 +449,29 @@ pub fn cells(outcomes: &[BehaviourOutcome]) -> Vec<BehaviourCell> {
         if o.difference.is_some() {
             c.differ += 1;
             if c.first.is_none() {
-                c.first = detail(o);
+                let key = o.difference.as_ref().and_then(|d| {
+                    let real = [&o.a, &o.b].into_iter().find(|v| v.is_real())?;
+                    Some(format!(
+                        "{}/{}/{}/{}/{:?}",
+                        o.board, o.scenario.name, o.seed, real.name, d
+                    ))
+                });
+                let known = key
+                    .as_ref()
+                    .and_then(|k| shrunk.iter().find(|(x, _)| x == k))
+                    .map(|(_, d)| BehaviourDifference {
+                        reproduce: reproduce_command(
+                            &o.scenario.name,
+                            o.seed,
+                            &o.a.name,
+                            &o.b.name,
+                        ),
+                        ..d.clone()
+                    });
+                c.first = known.or_else(|| detail(o));
+                if let (Some(k), Some(d)) = (key, &c.first) {
+                    shrunk.push((k, d.clone()));
+                }
             }
         }
     }

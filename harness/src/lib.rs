@@ -8,6 +8,7 @@ pub mod cli;
 pub mod features;
 pub mod generator;
 pub mod introspect;
+pub mod known;
 pub mod layout;
 pub mod machines;
 pub mod matrix;

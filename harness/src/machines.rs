@@ -557,6 +557,8 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Version>, FileError> {
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        // The reviewed differences between releases live beside the versions.
+        .filter(|p| !p.ends_with(crate::known::FILE))
         .collect();
     paths.sort();
     for p in paths {

@@ -22,6 +22,8 @@ pub struct Project {
     /// Real versions whose emulator is not usable here, with the reason:
     /// left out of the matrix (and listed as ignored by `cargo test`).
     pub unavailable: Vec<(String, String)>,
+    /// The reviewed differences between releases (`machines/known-differences.toml`).
+    pub known: Vec<crate::known::Entry>,
 }
 
 /// The project root: `NORCOMPAT_ROOT`, else the workspace (where `machines/` is).
@@ -59,11 +61,13 @@ impl Project {
                     .map(|reason| (v.name.clone(), reason))
             })
             .collect();
+        let known = crate::known::load(root, &versions)?;
         let p = Project {
             root: root.to_path_buf(),
             versions,
             scenarios,
             unavailable,
+            known,
         };
         for s in &p.scenarios {
             p.layouts(s)?;

@@ -92,6 +92,13 @@ pub struct RealReference {
     pub end: End,
 }
 
+impl RealReference {
+    /// The stream saved at each migration point, in order.
+    pub fn streams(&self) -> impl Iterator<Item = &[u8]> {
+        self.points.iter().map(|p| p.stream.as_slice())
+    }
+}
+
 /// A running machine of either kind.
 enum Running {
     Model(Board),
@@ -160,6 +167,68 @@ fn flash_only_paged(v: &Version, stream: &[u8], page_bits: Option<u32>) -> Resul
     )
     .map(|f| f.stream)
     .map_err(|e| format!("cannot take the flash sections out of the stream: {e}"))
+}
+
+/// One flash device's section in a saved stream: what the device put on
+/// the wire.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WireSection {
+    pub idstr: String,
+    pub instance: u32,
+    pub version: u32,
+    pub data: Vec<u8>,
+    /// The fields, flattened to `name` / `subsection.name` paths.
+    pub fields: Vec<(String, serde_json::Value)>,
+}
+
+/// The flash devices' sections of `v` in `stream`, in stream order.
+pub fn flash_sections(v: &Version, stream: &[u8]) -> Result<Vec<WireSection>, String> {
+    let board = Board::plain(&Arc::new(v.clone()), &[], None)?;
+    let ids: Vec<String> = board
+        .devices()
+        .iter()
+        .flat_map(|d| {
+            d.vmstate_entries()
+                .into_iter()
+                .map(|e| e.idstr().to_string())
+        })
+        .collect();
+    let info = foreign::analyze(stream).map_err(|e| format!("reading {}'s stream: {e}", v.name))?;
+    Ok(info
+        .sections
+        .iter()
+        .filter(|s| ids.contains(&s.idstr))
+        .map(|s| {
+            let mut fields = Vec::new();
+            if let Some(d) = &s.decoded {
+                flatten("", &d.to_json()["fields"], &mut fields);
+            }
+            WireSection {
+                idstr: s.idstr.clone(),
+                instance: s.instance,
+                version: s.version,
+                data: stream[s.data_offset..s.data_offset + s.data_len].to_vec(),
+                fields,
+            }
+        })
+        .collect())
+}
+
+/// Leaves of a decoded section as (`a.b`, value).
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&p, x, out);
+            }
+        }
+        _ => out.push((prefix.to_string(), v.clone())),
+    }
 }
 
 /// What a model of `v` keeps of QEMU's whole-VM stream.

@@ -209,7 +209,7 @@ impl QemuMachine {
                 let a = self.target_addr(*dev, *addr);
                 self.process.qtest.read(a, *width).map(Some)
             }
-            TrialOp::Step { ns } => self.process.qtest.clock_step(*ns).map(|_| None),
+            TrialOp::Step { ns } => self.process.qtest.step(*ns).map(|_| None),
             TrialOp::Reset => self.reset().map(|_| None),
             TrialOp::Migrate => Ok(None),
         };
