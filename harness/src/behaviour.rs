@@ -111,6 +111,18 @@ fn wire_difference(ops: &[TrialOp], a: &Run, b: &Run) -> Option<Difference> {
                 .fields
                 .iter()
                 .find(|(n, v)| t.fields.iter().find(|(m, _)| m == n).map(|(_, w)| w) != Some(v));
+            // A field (or subsection) only the second stream carries.
+            let extra = t
+                .fields
+                .iter()
+                .find(|(n, _)| !s.fields.iter().any(|(m, _)| m == n));
+            if let (None, Some((n, v))) = (field, extra) {
+                return Some(wire(
+                    at(&format!("{name} field {n}")),
+                    "absent".into(),
+                    shorten(v),
+                ));
+            }
             return Some(match field {
                 Some((n, v)) => {
                     let w = t
@@ -269,6 +281,22 @@ pub struct BehaviourOutcome {
     pub seed: u64,
     pub ops: Vec<TrialOp>,
     pub difference: Option<Difference>,
+    /// The model that tells the device's mode at a difference: a model of
+    /// the pair, else the model a real version of it declares.
+    pub model: Option<Arc<Version>>,
+}
+
+/// The model that describes modes for the pair `a`, `b`.
+pub fn mode_model(project: &Project, a: &Arc<Version>, b: &Arc<Version>) -> Option<Arc<Version>> {
+    [a, b]
+        .into_iter()
+        .find(|v| !v.is_real())
+        .cloned()
+        .or_else(|| {
+            [a, b]
+                .into_iter()
+                .find_map(|v| crate::matrix::model_of(project, v).cloned())
+        })
 }
 
 /// The pairs (a before b in version order) of a board's usable versions.
@@ -299,7 +327,17 @@ pub fn all_pairs(project: &Project, board: &str) -> Vec<(Arc<Version>, Arc<Versi
 /// with a real version over [`real_seeds`]); each sequence runs once per
 /// version.
 pub fn run_behaviour(project: &Project, s: &Arc<Scenario>, seeds: &[u64]) -> Vec<BehaviourOutcome> {
-    let reals = real_seeds(seeds);
+    run_behaviour_of(project, s, seeds, &real_seeds(seeds))
+}
+
+/// [`run_behaviour`] with pairs of a real version on `reals` only (none:
+/// models only).
+pub fn run_behaviour_of(
+    project: &Project,
+    s: &Arc<Scenario>,
+    seeds: &[u64],
+    reals: &[u64],
+) -> Vec<BehaviourOutcome> {
     let tasks: Vec<(String, u64)> = project
         .scenario_boards(s)
         .into_iter()
@@ -336,6 +374,7 @@ pub fn run_behaviour(project: &Project, s: &Arc<Scenario>, seeds: &[u64]) -> Vec
                         seed: *seed,
                         ops: ops.clone(),
                         difference,
+                        model: mode_model(project, a, b),
                     }
                 })
                 .collect::<Vec<_>>()
@@ -350,16 +389,16 @@ pub fn reproduce_command(scenario: &str, seed: u64, a: &str, b: &str) -> String 
     format!("cargo run --release -- compare --scenario {scenario} --seed {seed} {a} {b}")
 }
 
-/// The device mode before op `index`, from a model of the pair.
+/// The device mode before op `index`, from `model` (a model of the pair,
+/// or the model of its real build).
 fn mode_before(
-    a: &Arc<Version>,
-    b: &Arc<Version>,
+    model: Option<&Arc<Version>>,
     targets: &[String],
     ops: &[TrialOp],
     index: usize,
 ) -> String {
-    let Some(model) = [a, b].into_iter().find(|v| !v.is_real()) else {
-        return "n/a (real QEMU)".into();
+    let Some(model) = model else {
+        return "n/a (no model)".into();
     };
     let dev = match ops.get(index) {
         Some(TrialOp::Read { dev, .. }) | Some(TrialOp::Write { dev, .. }) => *dev,
@@ -405,7 +444,7 @@ pub fn detail(o: &BehaviourOutcome) -> Option<BehaviourDifference> {
         b_value: d.b.clone(),
         mode: d
             .op_index
-            .map(|i| mode_before(&o.a, &o.b, targets, &ops, i))
+            .map(|i| mode_before(o.model.as_ref(), targets, &ops, i))
             .unwrap_or_default(),
         ops: ops
             .iter()
@@ -558,6 +597,7 @@ properties = {{ name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, w
                 )
                 .unwrap(),
             ),
+            model: Some(a.clone()),
             a,
             b,
             seed: 3,

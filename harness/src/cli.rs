@@ -556,6 +556,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, CliError> {
         seed: args.seed,
         ops,
         difference: Some(d),
+        model: crate::behaviour::mode_model(&project, a, b),
     };
     if let Some(detail) = crate::behaviour::detail(&o) {
         println!(

@@ -321,7 +321,17 @@ fn migration_parts(t: &TrialOutcome) -> Vec<(String, String)> {
 /// (chain, part): a whole-VM refusal and the flash verdict are separate
 /// observations.
 pub fn migration_observations(trials: &[TrialOutcome]) -> Vec<ObservedDifference> {
-    let mut out: Vec<(String, ObservedDifference)> = Vec::new();
+    let mut out = Vec::new();
+    add_migration_observations(&mut out, trials);
+    out.into_iter().map(|(_, o)| o).collect()
+}
+
+/// [`migration_observations`] added to `out` (grouping key, observation),
+/// for runs that see their trials a seed at a time (soak).
+pub fn add_migration_observations(
+    out: &mut Vec<(String, ObservedDifference)>,
+    trials: &[TrialOutcome],
+) {
     for t in trials {
         let [a, b] = t.chain.as_slice() else {
             continue;
@@ -374,7 +384,6 @@ pub fn migration_observations(trials: &[TrialOutcome]) -> Vec<ObservedDifference
             ));
         }
     }
-    out.into_iter().map(|(_, o)| o).collect()
 }
 
 /// Judges the observations against the entries: which entry covers each

@@ -2,10 +2,11 @@
 //! cores, deterministic shards, JSON-lines results that survive a kill, and
 //! merging shards into one report identical to a single run.
 
+use crate::behaviour::{reproduce_command, run_behaviour_of, BehaviourOutcome};
 use crate::matrix::{check_against_models, run_cells, Project};
 use crate::results::{detail, record_of, static_checks, wants_detail, CellTally, Listed};
-use reports::results::{FailureDetail, TrialRecord};
-use std::collections::BTreeSet;
+use reports::results::{FailureDetail, ObservedDifference, TrialRecord};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -126,7 +127,18 @@ pub struct SoakArgs {
 struct SeedResult {
     records: Vec<TrialRecord>,
     details: Vec<FailureDetail>,
+    /// Behaviour pairs run on this seed: (board, scenario, a, b) and the
+    /// outcome when the pair differs.
+    behaviour: Vec<(BehaviourKey, Option<BehaviourOutcome>)>,
+    /// Hops between real releases that were not identical.
+    migration: Vec<(String, ObservedDifference)>,
 }
+
+type BehaviourKey = (String, String, String, String);
+
+/// Differing sequences kept per behaviour cell (the first is shrunk for
+/// the report; the rest only count).
+const KEEP_DIFFERING: usize = 4;
 
 fn append_line(file: &mut File, value: &impl serde::Serialize) -> std::io::Result<()> {
     // One write per complete line: a kill leaves at most a missing line,
@@ -229,6 +241,7 @@ pub fn soak(
         );
         let regressions = regressions.clone();
         let seed_start = args.seed_start;
+        let real = args.real;
         workers.push(Box::new(move || {
             let mut seen_lossy = BTreeSet::new();
             loop {
@@ -245,11 +258,27 @@ pub fn soak(
                 let mut res = SeedResult {
                     records: Vec::new(),
                     details: Vec::new(),
+                    behaviour: Vec::new(),
+                    migration: Vec::new(),
                 };
                 for (s, c) in scenarios.iter().zip(&chains) {
                     let mut trials = run_cells(&project, s, c, &[seed]);
                     // Every real trial also against its model, seed for seed.
                     check_against_models(&project, &mut trials);
+                    crate::known::add_migration_observations(&mut res.migration, &trials);
+                    // Every pair of versions of a board on this seed's
+                    // sequence, without migrating (real builds with --real).
+                    let reals = if real { vec![seed] } else { Vec::new() };
+                    for o in run_behaviour_of(&project, s, &[seed], &reals) {
+                        let key = (
+                            o.board.clone(),
+                            o.scenario.name.clone(),
+                            o.a.name.clone(),
+                            o.b.name.clone(),
+                        );
+                        let differing = o.difference.is_some().then_some(o);
+                        res.behaviour.push((key, differing));
+                    }
                     for t in trials {
                         let mut rec = record_of(&t);
                         if wants_detail(&t, &mut seen_lossy) {
@@ -284,7 +313,36 @@ pub fn soak(
     let mut details = Vec::new();
     let mut unexpected = 0u64;
     let mut counts = std::collections::BTreeMap::new();
+    let mut behaviour_runs: BTreeMap<BehaviourKey, u64> = BTreeMap::new();
+    let mut behaviour_differing: BTreeMap<BehaviourKey, (u64, Vec<BehaviourOutcome>)> =
+        BTreeMap::new();
+    let mut migration: Vec<(String, ObservedDifference)> = Vec::new();
     for res in rx {
+        for (key, differing) in res.behaviour {
+            *behaviour_runs.entry(key.clone()).or_insert(0) += 1;
+            if let Some(o) = differing {
+                progress.println(format!(
+                    "BEHAVES DIFFERENTLY {} {} = {} ({}) seed {}\n  reproduce: {}",
+                    o.board,
+                    o.a.name,
+                    o.b.name,
+                    o.scenario.name,
+                    o.seed,
+                    reproduce_command(&o.scenario.name, o.seed, &o.a.name, &o.b.name)
+                ));
+                let e = behaviour_differing.entry(key).or_default();
+                e.0 += 1;
+                if e.1.len() < KEEP_DIFFERING {
+                    e.1.push(o);
+                }
+            }
+        }
+        for (key, o) in res.migration {
+            match migration.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, m)) => m.count += o.count,
+                None => migration.push((key, o)),
+            }
+        }
         for r in &res.records {
             append_line(&mut trials_file, r)?;
             tally.add(r);
@@ -351,7 +409,7 @@ pub fn soak(
         &started_at,
         secs,
     );
-    let results = crate::results::assemble(
+    let mut results = crate::results::assemble(
         &project,
         tally,
         kept.into_records(),
@@ -359,6 +417,60 @@ pub fn soak(
         run,
         checks.as_ref().clone(),
     );
+    // Behaviour cells: the kept differing sequences (the first shrunk),
+    // with the counts of every sequence run.
+    let kept_differing: Vec<BehaviourOutcome> = behaviour_differing
+        .values()
+        .flat_map(|(_, v)| v.iter().cloned())
+        .collect();
+    let mut cells = crate::behaviour::cells(&kept_differing);
+    for (key, runs) in &behaviour_runs {
+        let (board, scenario, a, b) = key;
+        let i = match cells
+            .iter()
+            .position(|c| c.board == *board && c.scenario == *scenario && c.a == *a && c.b == *b)
+        {
+            Some(i) => i,
+            None => {
+                cells.push(reports::results::BehaviourCell {
+                    board: board.clone(),
+                    scenario: scenario.clone(),
+                    a: a.clone(),
+                    b: b.clone(),
+                    ..Default::default()
+                });
+                cells.len() - 1
+            }
+        };
+        cells[i].trials = *runs;
+        cells[i].differ = behaviour_differing.get(key).map_or(0, |(n, _)| *n);
+    }
+    cells.sort_by(|x, y| {
+        (&x.board, &x.a, &x.b, &x.scenario).cmp(&(&y.board, &y.a, &y.b, &y.scenario))
+    });
+    results.behaviour = cells;
+    if args.real {
+        let mut observed = crate::known::behaviour_observations(&project, &results.behaviour);
+        observed.extend(migration.into_iter().map(|(_, o)| o));
+        results.cross_release = Some(crate::known::judge(&project.known, observed));
+    }
+    // A behaviour difference within a release, or an unlisted one between
+    // releases, counts as unexpected.
+    unexpected += results
+        .behaviour
+        .iter()
+        .filter(|c| {
+            let (Some(a), Some(b)) = (project.version(&c.a), project.version(&c.b)) else {
+                return true;
+            };
+            !crate::known::across_releases(&project, a, b)
+        })
+        .map(|c| c.differ)
+        .sum::<u64>();
+    unexpected += results
+        .cross_release
+        .as_ref()
+        .map_or(0, |c| c.unlisted.len() as u64);
     eprint!("{}", reports::summary_table(&results));
     let paths = reports::write_report(&results, &out, &format!("soak{suffix}"))?;
     println!("trials: {}", trials_path.display());
