@@ -71,8 +71,9 @@ pub fn run_on(v: &Arc<Version>, targets: &[String], ops: &[TrialOp]) -> Result<R
 }
 
 /// The first difference between two real builds' flash sections saved at
-/// the same marker: a section one lacks, or the first differing field.
-fn wire_difference(ops: &[TrialOp], a: &Run, b: &Run) -> Option<Difference> {
+/// the same marker (markers before op `before` only): a section one lacks,
+/// or the first differing field.
+fn wire_difference(ops: &[TrialOp], a: &Run, b: &Run, before: Option<usize>) -> Option<Difference> {
     if a.wire.is_empty() || b.wire.is_empty() {
         return None;
     }
@@ -83,6 +84,9 @@ fn wire_difference(ops: &[TrialOp], a: &Run, b: &Run) -> Option<Difference> {
         .map(|(i, _)| i)
         .collect();
     for (k, (x, y)) in a.wire.iter().zip(&b.wire).enumerate() {
+        if before.is_some_and(|op| markers.get(k).is_some_and(|m| *m >= op)) {
+            break;
+        }
         let at = |what: &str| {
             format!(
                 "the stream saved at op {} (migration marker {k}): {what}",
@@ -199,6 +203,18 @@ pub struct Difference {
 
 /// The first difference between two runs of `ops`, if any.
 pub fn compare_runs(version: &Version, ops: &[TrialOp], a: &Run, b: &Run) -> Option<Difference> {
+    // In op order: a difference in the saved flash sections at a marker
+    // before the first differing read comes first (a later read difference
+    // would hide a wire-only one); arrays and images are the end.
+    let first_read = a
+        .reads
+        .iter()
+        .zip(&b.reads)
+        .find(|(x, y)| x != y)
+        .map(|((i, _), _)| *i);
+    if let Some(d) = wire_difference(ops, a, b, first_read) {
+        return Some(d);
+    }
     if let Some(((i, x), (_, y))) = a.reads.iter().zip(&b.reads).find(|(x, y)| x != y) {
         return Some(Difference {
             what: "read".into(),
@@ -230,7 +246,7 @@ pub fn compare_runs(version: &Version, ops: &[TrialOp], a: &Run, b: &Run) -> Opt
             b: d.got.clone(),
         });
     }
-    wire_difference(ops, a, b)
+    None
 }
 
 /// The sequence of (scenario, seed) with one hop: its migration marker is
