@@ -60,6 +60,50 @@ pub fn summary_table(results: &Results) -> String {
     out.push('\n');
     out.push_str(&footer(results));
     out.push_str(&behaviour_lines(results));
+    out.push_str(&cross_release_lines(results));
+    out
+}
+
+/// How many differences between which releases, each new one with its
+/// reproduction, and the known ones seen or not.
+fn cross_release_lines(results: &Results) -> String {
+    let Some(c) = &results.cross_release else {
+        return String::new();
+    };
+    let mut out = String::new();
+    if c.totals.is_empty() {
+        out.push_str("between releases: no differences\n");
+    }
+    for t in &c.totals {
+        out.push_str(&format!(
+            "between releases: {}: {} {} difference{}, {} known\n",
+            t.between,
+            t.differences,
+            t.kind,
+            if t.differences == 1 { "" } else { "s" },
+            t.known
+        ));
+    }
+    for o in &c.unlisted {
+        let sep = if o.kind == "behaviour" { "=" } else { "->" };
+        out.push_str(&format!(
+            "  NEW {} difference {} {sep} {} on {} ({}, seed {}): {}\n    reproduce: {}\n    add it to {} once its cause is understood\n",
+            o.kind, o.a, o.b, o.board, o.scenario, o.seed, o.summary, o.reproduce, c.file
+        ));
+    }
+    for k in &c.known {
+        if k.seen == 0 {
+            out.push_str(&format!(
+                "  known difference not seen: {} ({})\n",
+                k.id, k.between
+            ));
+        } else {
+            out.push_str(&format!(
+                "  known: {} ({}): seen {}x\n",
+                k.id, k.between, k.seen
+            ));
+        }
+    }
     out
 }
 
@@ -284,5 +328,67 @@ mod tests {
         let table = summary_table(&Results::default());
         assert!(table.contains("(no cells)"));
         assert!(table.contains("0 trials in 0 cells: every outcome as expected"));
+    }
+
+    #[test]
+    fn differences_between_releases_are_counted_and_new_ones_told_with_their_reproduction() {
+        use crate::results::{CrossRelease, KnownDifference, ObservedDifference, ReleasePairTotal};
+        let r = Results {
+            cross_release: Some(CrossRelease {
+                file: "machines/known-differences.toml".into(),
+                known: vec![
+                    KnownDifference {
+                        id: "a".into(),
+                        between: "qemu-7.2 → qemu-10.0".into(),
+                        seen: 3,
+                        ..Default::default()
+                    },
+                    KnownDifference {
+                        id: "b".into(),
+                        between: "qemu-10.0 → qemu-7.2".into(),
+                        ..Default::default()
+                    },
+                ],
+                unlisted: vec![ObservedDifference {
+                    kind: "behaviour".into(),
+                    board: "virt".into(),
+                    scenario: "s".into(),
+                    a: "virt-qemu-10.0".into(),
+                    b: "virt-qemu-7.2".into(),
+                    seed: 4,
+                    summary: "read at op 3: 0x0 vs 0x800080".into(),
+                    reproduce: "cargo run --release -- compare x".into(),
+                    ..Default::default()
+                }],
+                totals: vec![ReleasePairTotal {
+                    kind: "behaviour".into(),
+                    between: "qemu-10.0 ↔ qemu-7.2".into(),
+                    differences: 1,
+                    known: 0,
+                }],
+            }),
+            ..Results::default()
+        };
+        let text = cross_release_lines(&r);
+        assert!(
+            text.contains(
+                "between releases: qemu-10.0 ↔ qemu-7.2: 1 behaviour difference, 0 known"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("NEW behaviour difference virt-qemu-10.0 = virt-qemu-7.2 on virt (s, seed 4): read at op 3"), "{text}");
+        assert!(
+            text.contains("    reproduce: cargo run --release -- compare x"),
+            "{text}"
+        );
+        assert!(
+            text.contains("known difference not seen: b (qemu-10.0 → qemu-7.2)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("known: a (qemu-7.2 → qemu-10.0): seen 3x"),
+            "{text}"
+        );
+        assert_eq!(cross_release_lines(&Results::default()), "");
     }
 }

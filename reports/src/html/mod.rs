@@ -2,6 +2,7 @@
 //! external resources), one function per section.
 
 mod behaviour;
+mod crossrelease;
 mod details;
 mod machines;
 mod matrix;
@@ -40,6 +41,7 @@ pub fn render_html(results: &Results) -> String {
     out.push_str("<body>\n<div class=\"page\">\n");
     out.push_str(&header(results, &layout));
     out.push_str("<main>\n");
+    out.push_str(&crossrelease::cross_release_section(results));
     out.push_str(&behaviour::behaviour_section(results));
     out.push_str(&matrix::matrix_section(results, &layout, &notable));
     out.push_str(&real::real_section(results));

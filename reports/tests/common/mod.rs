@@ -179,6 +179,7 @@ pub fn seven_versions() -> Results {
     ];
     Results {
         behaviour,
+        cross_release: None,
         format: FORMAT.to_string(),
         run: RunInfo {
             kind: "soak".to_string(),
