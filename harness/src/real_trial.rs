@@ -148,15 +148,7 @@ fn flash_only_paged(v: &Version, stream: &[u8], page_bits: Option<u32>) -> Resul
         .iter()
         .map(|d| d.ram_block_name().to_string())
         .collect();
-    let sections: Vec<String> = board
-        .devices()
-        .iter()
-        .flat_map(|d| {
-            d.vmstate_entries()
-                .into_iter()
-                .map(|e| e.idstr().to_string())
-        })
-        .collect();
+    let sections = section_ids(&board);
     foreign::flash_only_with(
         stream,
         &|idstr| sections.iter().any(|s| s == idstr),
@@ -181,10 +173,9 @@ pub struct WireSection {
     pub fields: Vec<(String, serde_json::Value)>,
 }
 
-/// The flash devices' sections of `v` in `stream`, in stream order.
-pub fn flash_sections(v: &Version, stream: &[u8]) -> Result<Vec<WireSection>, String> {
-    let board = Board::plain(&Arc::new(v.clone()), &[], None)?;
-    let ids: Vec<String> = board
+/// The id strings of the sections a board's flash devices send.
+fn section_ids(board: &Board) -> Vec<String> {
+    board
         .devices()
         .iter()
         .flat_map(|d| {
@@ -192,7 +183,12 @@ pub fn flash_sections(v: &Version, stream: &[u8]) -> Result<Vec<WireSection>, St
                 .into_iter()
                 .map(|e| e.idstr().to_string())
         })
-        .collect();
+        .collect()
+}
+
+/// The flash devices' sections of `v` in `stream`, in stream order.
+pub fn flash_sections(v: &Version, stream: &[u8]) -> Result<Vec<WireSection>, String> {
+    let ids = section_ids(&Board::plain(&Arc::new(v.clone()), &[], None)?);
     let info = foreign::analyze(stream).map_err(|e| format!("reading {}'s stream: {e}", v.name))?;
     Ok(info
         .sections
