@@ -68,6 +68,13 @@ pub struct Results {
     pub cross_release: Option<CrossRelease>,
 }
 
+/// The `kind` of a difference between releases seen without migrating (the
+/// same sequence on both versions).
+pub const BEHAVIOUR_KIND: &str = "behaviour";
+/// The `kind` of a difference between releases seen by migrating (a
+/// direction: source, then destination).
+pub const MIGRATION_KIND: &str = "migration";
+
 /// Differences between releases seen in a run, each either listed in the
 /// reviewed file of known differences or not (an unlisted difference fails
 /// the run).
@@ -362,4 +369,108 @@ pub struct FlashDiff {
     /// Hex bytes.
     pub expected: String,
     pub got: String,
+}
+
+/// Results data the unit tests of several views share.
+#[cfg(test)]
+pub(crate) mod samples {
+    use super::*;
+
+    /// The known-differences file the samples name.
+    pub(crate) const KNOWN_FILE: &str = "machines/known-differences.toml";
+
+    /// One known behaviour difference seen twice (with its example), one
+    /// known migration difference not seen, and one unlisted migration
+    /// difference; the cause of the first holds markup to escape.
+    pub(crate) fn cross_release() -> CrossRelease {
+        let example = ObservedDifference {
+            kind: BEHAVIOUR_KIND.into(),
+            board: "virt".into(),
+            scenario: "cfi01-write-buffer".into(),
+            a: "virt-qemu-10.0".into(),
+            b: "virt-qemu-7.2".into(),
+            a_release: "qemu-10.0".into(),
+            b_release: "qemu-7.2".into(),
+            seed: 1,
+            count: 2,
+            summary: "read at op 3: 0x900090 vs 0x800080".into(),
+            mode: "read-status (cmd 0xe8)".into(),
+            ops: vec![
+                "dev0 write 0x80184 w4 0xe8".into(),
+                "dev0 write 0x80000 w4 0x0".into(),
+                "dev0 read 0x80ffc w4".into(),
+            ],
+            reproduce: "cargo run --release -- compare --scenario cfi01-write-buffer --seed 1 \
+                        virt-qemu-10.0 virt-qemu-7.2"
+                .into(),
+        };
+        let unlisted = ObservedDifference {
+            kind: MIGRATION_KIND.into(),
+            board: "virt".into(),
+            scenario: "cfi01-modes".into(),
+            a: "virt-qemu-7.2".into(),
+            b: "virt-qemu-10.0".into(),
+            a_release: "qemu-7.2".into(),
+            b_release: "qemu-10.0".into(),
+            seed: 7,
+            count: 1,
+            summary: "diverged: read at op 2: 0x800080 vs 0xffffffff".into(),
+            mode: String::new(),
+            ops: vec![
+                "0: dev0 write 0x0 w4 0x700070".into(),
+                "1: migrate".into(),
+                "2: dev0 read 0x0 w4".into(),
+            ],
+            reproduce: "cargo run --release -- trial --scenario cfi01-modes --seed 7 \
+                        --chain virt-qemu-7.2,virt-qemu-10.0"
+                .into(),
+        };
+        CrossRelease {
+            file: KNOWN_FILE.into(),
+            known: vec![
+                KnownDifference {
+                    id: "cfi01-buffer-opens-on-first-data-write".into(),
+                    kind: BEHAVIOUR_KIND.into(),
+                    between: "qemu-10.0 ↔ qemu-7.2".into(),
+                    boards: vec!["virt".into()],
+                    first_release: "upstream after May 2024".into(),
+                    cause: "pflash_write() calls pflash_blk_write_start() only if counter <> 0"
+                        .into(),
+                    evidence: "status 0x900090 on 10.0, 0x800080 on 7.2".into(),
+                    reproduce: "cargo run --release -- compare --scenario cfi01-write-buffer \
+                                --seed 1 virt-qemu-10.0 virt-qemu-7.2"
+                        .into(),
+                    seen: 2,
+                    example: Some(example),
+                },
+                KnownDifference {
+                    id: "cfi01-7.2-destination-restores-no-read-mode".into(),
+                    kind: MIGRATION_KIND.into(),
+                    between: "qemu-10.0 → qemu-7.2".into(),
+                    first_release: "qemu-7.2".into(),
+                    cause: "pflash_post_load()".into(),
+                    evidence: "a 10.0 stream taken mid-buffer".into(),
+                    reproduce: "cargo test --release -p harness --test cross_release".into(),
+                    seen: 0,
+                    example: None,
+                    ..KnownDifference::default()
+                },
+            ],
+            unlisted: vec![unlisted],
+            totals: vec![
+                ReleasePairTotal {
+                    kind: BEHAVIOUR_KIND.into(),
+                    between: "qemu-10.0 ↔ qemu-7.2".into(),
+                    differences: 1,
+                    known: 1,
+                },
+                ReleasePairTotal {
+                    kind: MIGRATION_KIND.into(),
+                    between: "qemu-7.2 → qemu-10.0".into(),
+                    differences: 1,
+                    known: 0,
+                },
+            ],
+        }
+    }
 }

@@ -64,8 +64,9 @@ pub fn summary_table(results: &Results) -> String {
     out
 }
 
-/// How many differences between which releases, each new one with its
-/// reproduction, and the known ones seen or not.
+/// One line per pair of releases (and kind) with how many differences and
+/// how many of them known; then each unlisted difference with its
+/// reproduction, the known ones not seen, and the known ones seen.
 fn cross_release_lines(results: &Results) -> String {
     let Some(c) = &results.cross_release else {
         return String::new();
@@ -76,33 +77,39 @@ fn cross_release_lines(results: &Results) -> String {
     }
     for t in &c.totals {
         out.push_str(&format!(
-            "between releases: {}: {} {} difference{}, {} known\n",
+            "between releases: {}: {} {} {}, {} known\n",
             t.between,
             t.differences,
             t.kind,
-            if t.differences == 1 { "" } else { "s" },
+            view::plural(t.differences, "difference", "differences"),
             t.known
         ));
     }
     for o in &c.unlisted {
-        let sep = if o.kind == "behaviour" { "=" } else { "->" };
         out.push_str(&format!(
-            "  NEW {} difference {} {sep} {} on {} ({}, seed {}): {}\n    reproduce: {}\n    add it to {} once its cause is understood\n",
-            o.kind, o.a, o.b, o.board, o.scenario, o.seed, o.summary, o.reproduce, c.file
+            "  NEW {} difference {} on {} ({}, seed {}): {}\n    reproduce: {}\n    \
+             add it to {} once its cause is understood\n",
+            o.kind,
+            view::difference_pair(o, "->"),
+            o.board,
+            o.scenario,
+            o.seed,
+            o.summary,
+            o.reproduce,
+            c.file
         ));
     }
-    for k in &c.known {
-        if k.seen == 0 {
-            out.push_str(&format!(
-                "  known difference not seen: {} ({})\n",
-                k.id, k.between
-            ));
-        } else {
-            out.push_str(&format!(
-                "  known: {} ({}): seen {}x\n",
-                k.id, k.between, k.seen
-            ));
-        }
+    for k in c.known.iter().filter(|k| k.seen == 0) {
+        out.push_str(&format!(
+            "  known difference not seen: {} ({})\n",
+            k.id, k.between
+        ));
+    }
+    for k in c.known.iter().filter(|k| k.seen > 0) {
+        out.push_str(&format!(
+            "  known: {} ({}): seen {}×\n",
+            k.id, k.between, k.seen
+        ));
     }
     out
 }
@@ -222,7 +229,7 @@ fn footer(results: &Results) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{Cell, VersionInfo};
+    use crate::results::{samples, Cell, VersionInfo};
 
     fn results() -> Results {
         use Outcome::*;
@@ -331,62 +338,58 @@ mod tests {
     }
 
     #[test]
-    fn differences_between_releases_are_counted_and_new_ones_told_with_their_reproduction() {
-        use crate::results::{CrossRelease, KnownDifference, ObservedDifference, ReleasePairTotal};
-        let r = Results {
-            cross_release: Some(CrossRelease {
-                file: "machines/known-differences.toml".into(),
-                known: vec![
-                    KnownDifference {
-                        id: "a".into(),
-                        between: "qemu-7.2 → qemu-10.0".into(),
-                        seen: 3,
-                        ..Default::default()
-                    },
-                    KnownDifference {
-                        id: "b".into(),
-                        between: "qemu-10.0 → qemu-7.2".into(),
-                        ..Default::default()
-                    },
-                ],
-                unlisted: vec![ObservedDifference {
-                    kind: "behaviour".into(),
-                    board: "virt".into(),
-                    scenario: "s".into(),
-                    a: "virt-qemu-10.0".into(),
-                    b: "virt-qemu-7.2".into(),
-                    seed: 4,
-                    summary: "read at op 3: 0x0 vs 0x800080".into(),
-                    reproduce: "cargo run --release -- compare x".into(),
-                    ..Default::default()
-                }],
-                totals: vec![ReleasePairTotal {
-                    kind: "behaviour".into(),
-                    between: "qemu-10.0 ↔ qemu-7.2".into(),
-                    differences: 1,
-                    known: 0,
-                }],
-            }),
+    fn test_summary_tells_differences_between_releases() {
+        let results = Results {
+            cross_release: Some(samples::cross_release()),
             ..Results::default()
         };
-        let text = cross_release_lines(&r);
+        let table = summary_table(&results);
+        let from = table.find("between releases:").expect(&table);
+        assert_eq!(
+            &table[from..],
+            "between releases: qemu-10.0 ↔ qemu-7.2: 1 behaviour difference, 1 known\n\
+             between releases: qemu-7.2 → qemu-10.0: 1 migration difference, 0 known\n\
+             \x20 NEW migration difference virt-qemu-7.2 -> virt-qemu-10.0 on virt \
+             (cfi01-modes, seed 7): diverged: read at op 2: 0x800080 vs 0xffffffff\n\
+             \x20   reproduce: cargo run --release -- trial --scenario cfi01-modes --seed 7 \
+             --chain virt-qemu-7.2,virt-qemu-10.0\n\
+             \x20   add it to machines/known-differences.toml once its cause is understood\n\
+             \x20 known difference not seen: cfi01-7.2-destination-restores-no-read-mode \
+             (qemu-10.0 → qemu-7.2)\n\
+             \x20 known: cfi01-buffer-opens-on-first-data-write (qemu-10.0 ↔ qemu-7.2): seen 2×\n"
+        );
+    }
+
+    #[test]
+    fn test_summary_pluralises_and_gives_behaviour_no_direction() {
+        let mut c = samples::cross_release();
+        c.totals[0].differences = 2;
+        c.unlisted[0] = c.known[0].example.clone().unwrap();
+        let text = cross_release_lines(&Results {
+            cross_release: Some(c),
+            ..Results::default()
+        });
         assert!(
-            text.contains(
-                "between releases: qemu-10.0 ↔ qemu-7.2: 1 behaviour difference, 0 known"
-            ),
+            text.contains("qemu-10.0 ↔ qemu-7.2: 2 behaviour differences, 1 known\n"),
             "{text}"
         );
-        assert!(text.contains("NEW behaviour difference virt-qemu-10.0 = virt-qemu-7.2 on virt (s, seed 4): read at op 3"), "{text}");
         assert!(
-            text.contains("    reproduce: cargo run --release -- compare x"),
+            text.contains("NEW behaviour difference virt-qemu-10.0 = virt-qemu-7.2 on virt"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn test_summary_says_when_no_difference_between_releases_was_seen() {
+        let mut c = samples::cross_release();
+        c.totals.clear();
+        c.unlisted.clear();
+        let text = cross_release_lines(&Results {
+            cross_release: Some(c),
+            ..Results::default()
+        });
         assert!(
-            text.contains("known difference not seen: b (qemu-10.0 → qemu-7.2)"),
-            "{text}"
-        );
-        assert!(
-            text.contains("known: a (qemu-7.2 → qemu-10.0): seen 3x"),
+            text.starts_with("between releases: no differences\n"),
             "{text}"
         );
         assert_eq!(cross_release_lines(&Results::default()), "");

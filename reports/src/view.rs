@@ -2,7 +2,7 @@
 //! classification and the matrix layout (rows = sources, columns =
 //! destinations, chains after).
 
-use crate::results::{Cell, Outcome, Results, TrialRecord};
+use crate::results::{Cell, ObservedDifference, Outcome, Results, TrialRecord, BEHAVIOUR_KIND};
 use std::collections::{BTreeMap, HashMap};
 
 /// Outcomes that make a cell worth a details section even when expected.
@@ -23,6 +23,27 @@ pub fn symbol(outcome: Outcome) -> &'static str {
 /// `v5 → v6 → v5` (or with another arrow, e.g. `->` for terminals).
 pub fn chain_label(chain: &[String], arrow: &str) -> String {
     chain.join(arrow)
+}
+
+/// `singular` for 1, else `plural`.
+pub fn plural<'a>(n: u64, singular: &'a str, plural: &'a str) -> &'a str {
+    if n == 1 {
+        singular
+    } else {
+        plural
+    }
+}
+
+/// The two versions of a difference between releases: `a = b` for
+/// behaviour (no direction), `a → b` for a migration (or another arrow,
+/// e.g. `->` for terminals).
+pub fn difference_pair(difference: &ObservedDifference, arrow: &str) -> String {
+    let sep = if difference.kind == BEHAVIOUR_KIND {
+        "="
+    } else {
+        arrow
+    };
+    format!("{} {sep} {}", difference.a, difference.b)
 }
 
 /// Trials of `outcome` in `cell`.
@@ -202,6 +223,25 @@ mod tests {
         assert_eq!(layout.grid[&(2, 0)], 3);
         assert_eq!(layout.chains, [0]);
         assert_eq!(layout.ordered_cells(), [2, 1, 3, 0]);
+    }
+
+    #[test]
+    fn test_difference_pair_has_a_direction_only_for_migration() {
+        let migration = crate::results::samples::cross_release().unlisted[0].clone();
+        assert_eq!(
+            difference_pair(&migration, "->"),
+            "virt-qemu-7.2 -> virt-qemu-10.0"
+        );
+        let behaviour = ObservedDifference {
+            kind: BEHAVIOUR_KIND.to_string(),
+            ..migration
+        };
+        assert_eq!(
+            difference_pair(&behaviour, "->"),
+            "virt-qemu-7.2 = virt-qemu-10.0"
+        );
+        assert_eq!(plural(1, "op", "ops"), "op");
+        assert_eq!(plural(0, "op", "ops"), "ops");
     }
 
     #[test]

@@ -135,6 +135,22 @@ mod tests {
     }
 
     #[test]
+    fn test_write_report_round_trips_differences_between_releases() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = Results {
+            cross_release: Some(crate::results::samples::cross_release()),
+            ..results()
+        };
+        let paths = write_report(&results, dir.path(), "report").unwrap();
+        let json = fs::read_to_string(&paths.json).unwrap();
+        assert!(json.contains("\"cross_release\""), "{json}");
+        let back: Results = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, results);
+        let html = fs::read_to_string(&paths.html).unwrap();
+        assert!(html.contains("<section id=\"cross-release\""));
+    }
+
+    #[test]
     fn test_write_report_replaces_existing_files() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("r.html"), "old").unwrap();

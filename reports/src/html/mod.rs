@@ -11,7 +11,7 @@ mod run;
 
 use crate::escape::{anchor, escape_html as esc};
 use crate::results::{Cell, Outcome, Results};
-use crate::view::{self, CellStatus, Layout, NotableTrials};
+use crate::view::{self, plural, CellStatus, Layout, NotableTrials};
 
 /// Root font size; every length in the stylesheet is in rem of this.
 pub(crate) const ROOT_FONT_PX: f64 = 14.0;
@@ -108,20 +108,38 @@ fn header(results: &Results, layout: &Layout) -> String {
         "<header class=\"page-head\">\n<div class=\"title-row\">\n\
          <h1><span class=\"brand\">norcompat</span> compatibility report</h1>\n\
          <span class=\"run-kind\">{kind} run</span>\n\
-         <nav class=\"toc\" aria-label=\"Sections\">{behaviour}<a href=\"#matrix\">Matrix</a>\
+         <nav class=\"toc\" aria-label=\"Sections\">{releases}{behaviour}<a href=\"#matrix\">Matrix</a>\
          <a href=\"#details\">Details <span class=\"pill\">{details}</span></a>\
          <a href=\"#machines\">Machines</a><a href=\"#run\">Run</a></nav>\n</div>\n\
-         <p class=\"facts\">{facts}</p>\n{verdict}{totals}</header>\n",
+         <p class=\"facts\">{facts}</p>\n{unlisted}{verdict}{totals}</header>\n",
         kind = esc(kind),
+        releases = releases_link(results),
         behaviour = if results.behaviour.is_empty() {
             ""
         } else {
             "<a href=\"#behaviour\">Behaviour</a>"
         },
         facts = facts.join(" <span class=\"sep\">·</span> "),
+        unlisted = crossrelease::unlisted_verdict(results),
         verdict = verdict(results, layout),
         totals = totals(results),
     )
+}
+
+/// The navigation link to the differences between releases, with the
+/// number not listed (nothing when the run had none to judge).
+fn releases_link(results: &Results) -> String {
+    match &results.cross_release {
+        None => String::new(),
+        Some(c) if c.unlisted.is_empty() => {
+            format!("<a href=\"#{}\">Releases</a>", crossrelease::SECTION_ID)
+        }
+        Some(c) => format!(
+            "<a href=\"#{}\">Releases <span class=\"pill new\">{} new</span></a>",
+            crossrelease::SECTION_ID,
+            group(c.unlisted.len() as u64)
+        ),
+    }
 }
 
 /// One line saying whether everything went as predicted, linking the cells that did not.
@@ -306,15 +324,6 @@ fn group(n: u64) -> String {
         out.push(c);
     }
     out
-}
-
-/// `singular` for 1, else `plural`.
-fn plural<'a>(n: u64, singular: &'a str, plural: &'a str) -> &'a str {
-    if n == 1 {
-        singular
-    } else {
-        plural
-    }
 }
 
 /// `<code>` list items, or a muted "none".
