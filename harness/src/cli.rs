@@ -224,14 +224,19 @@ fn between_releases(project: &crate::matrix::Project, c: &reports::results::Beha
 /// differences; `None` when no real build ran.
 fn cross_release(
     project: &crate::matrix::Project,
-    behaviour: &[reports::results::BehaviourCell],
+    outcomes: &[crate::behaviour::BehaviourOutcome],
+    cells: &[reports::results::BehaviourCell],
     trials: &[crate::matrix::TrialOutcome],
 ) -> Option<reports::results::CrossRelease> {
     let real_ran = trials.iter().any(|t| t.chain.iter().any(|v| v.is_real()));
     if !real_ran {
         return None;
     }
-    let mut observed = crate::known::behaviour_observations(project, behaviour);
+    let mut acc = Vec::new();
+    for o in outcomes {
+        crate::known::add_behaviour_observation(&mut acc, project, o);
+    }
+    let mut observed = crate::known::behaviour_observations(project, acc, cells);
     observed.extend(crate::known::migration_observations(trials));
     Some(crate::known::judge(&project.known, observed))
 }
@@ -320,7 +325,7 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         (!args.no_save).then_some(regressions.as_path()),
     );
     results.behaviour = crate::behaviour::cells(&behaviour);
-    results.cross_release = cross_release(&project, &results.behaviour, &trials);
+    results.cross_release = cross_release(&project, &behaviour, &results.behaviour, &trials);
     print!("{}", reports::summary_table(&results));
     let out = args
         .out

@@ -11,6 +11,7 @@
 //! a whole-VM stream refused (QEMU's message names the section), or the
 //! flash verdict (refused, lossy, diverged).
 
+use crate::behaviour::BehaviourOutcome;
 use crate::machines::Version;
 use crate::matrix::{Project, TrialOutcome};
 use crate::real_trial::WHOLE_VM_REFUSED;
@@ -226,37 +227,90 @@ pub fn across_releases(project: &Project, a: &Version, b: &Version) -> bool {
         && !model_of(b, a)
 }
 
-/// The behaviour cells that differ between releases.
+/// Adds one differing sequence of a pair of different releases to `acc`
+/// (grouping key, observation): every differing sequence is classified on
+/// its own, so one cause cannot hide another in the same cell. Sequences
+/// an entry covers group by (pair, scenario, entry); the others by their
+/// one-line summary. The observation keeps the first sequence's ops.
+pub fn add_behaviour_observation(
+    acc: &mut Vec<(String, ObservedDifference)>,
+    project: &Project,
+    o: &BehaviourOutcome,
+) {
+    let Some(d) = &o.difference else {
+        return;
+    };
+    if !across_releases(project, &o.a, &o.b) {
+        return;
+    }
+    let obs = ObservedDifference {
+        kind: Kind::Behaviour.name().into(),
+        board: o.board.clone(),
+        scenario: o.scenario.name.clone(),
+        a: o.a.name.clone(),
+        b: o.b.name.clone(),
+        a_release: o.a.release_name.clone(),
+        b_release: o.b.release_name.clone(),
+        seed: o.seed,
+        count: 1,
+        summary: format!("{} at {}: {} vs {}", d.what, d.at, d.a, d.b),
+        mode: String::new(),
+        ops: o
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| format!("{i}: {op}"))
+            .collect(),
+        reproduce: crate::behaviour::reproduce_command(
+            &o.scenario.name,
+            o.seed,
+            &o.a.name,
+            &o.b.name,
+        ),
+    };
+    let by = match project.known.iter().find(|e| e.covers(&obs)) {
+        Some(e) => format!("entry {}", e.id),
+        None => format!("unlisted {}", obs.summary),
+    };
+    let key = format!("{}\n{}\n{}\n{by}", o.scenario.name, o.a.name, o.b.name);
+    match acc.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, x)) => x.count += 1,
+        None => acc.push((key, obs)),
+    }
+}
+
+/// The behaviour observations, with the minimal op list (and mode) of the
+/// report's cell where the cell's first difference is the same sequence
+/// and the same entry still covers it.
 pub fn behaviour_observations(
     project: &Project,
+    acc: Vec<(String, ObservedDifference)>,
     cells: &[BehaviourCell],
 ) -> Vec<ObservedDifference> {
-    let mut out = Vec::new();
-    for c in cells.iter().filter(|c| c.differ > 0) {
-        let (Some(a), Some(b)) = (project.version(&c.a), project.version(&c.b)) else {
-            continue;
-        };
-        if !across_releases(project, a, b) {
-            continue;
-        }
-        let d = c.first.clone().unwrap_or_default();
-        out.push(ObservedDifference {
-            kind: Kind::Behaviour.name().into(),
-            board: c.board.clone(),
-            scenario: c.scenario.clone(),
-            a: c.a.clone(),
-            b: c.b.clone(),
-            a_release: a.release_name.clone(),
-            b_release: b.release_name.clone(),
-            seed: d.seed,
-            count: c.differ,
-            summary: format!("{} at {}: {} vs {}", d.what, d.at, d.a_value, d.b_value),
-            mode: d.mode,
-            ops: d.ops,
-            reproduce: d.reproduce,
-        });
-    }
-    out
+    acc.into_iter()
+        .map(|(_, mut o)| {
+            let first = cells
+                .iter()
+                .find(|c| {
+                    c.board == o.board && c.scenario == o.scenario && c.a == o.a && c.b == o.b
+                })
+                .and_then(|c| c.first.clone())
+                .filter(|d| d.seed == o.seed);
+            if let Some(d) = first {
+                let shrunk = ObservedDifference {
+                    summary: format!("{} at {}: {} vs {}", d.what, d.at, d.a_value, d.b_value),
+                    mode: d.mode.clone(),
+                    ops: d.ops.clone(),
+                    ..o.clone()
+                };
+                let entry = |x: &ObservedDifference| project.known.iter().position(|e| e.covers(x));
+                if entry(&shrunk) == entry(&o) {
+                    o = shrunk;
+                }
+            }
+            o
+        })
+        .collect()
 }
 
 /// The entry that lists a behaviour difference of `a` and `b` on `board`

@@ -317,19 +317,25 @@ pub fn soak(
     let mut behaviour_differing: BTreeMap<BehaviourKey, (u64, Vec<BehaviourOutcome>)> =
         BTreeMap::new();
     let mut migration: Vec<(String, ObservedDifference)> = Vec::new();
+    let mut behaviour_seen: Vec<(String, ObservedDifference)> = Vec::new();
     for res in rx {
         for (key, differing) in res.behaviour {
             *behaviour_runs.entry(key.clone()).or_insert(0) += 1;
             if let Some(o) = differing {
-                progress.println(format!(
-                    "BEHAVES DIFFERENTLY {} {} = {} ({}) seed {}\n  reproduce: {}",
-                    o.board,
-                    o.a.name,
-                    o.b.name,
-                    o.scenario.name,
-                    o.seed,
-                    reproduce_command(&o.scenario.name, o.seed, &o.a.name, &o.b.name)
-                ));
+                crate::known::add_behaviour_observation(&mut behaviour_seen, &project, &o);
+                // Between releases they are judged against the known
+                // differences at the end; within a release each is news.
+                if !crate::known::across_releases(&project, &o.a, &o.b) {
+                    progress.println(format!(
+                        "BEHAVES DIFFERENTLY {} {} = {} ({}) seed {}\n  reproduce: {}",
+                        o.board,
+                        o.a.name,
+                        o.b.name,
+                        o.scenario.name,
+                        o.seed,
+                        reproduce_command(&o.scenario.name, o.seed, &o.a.name, &o.b.name)
+                    ));
+                }
                 let e = behaviour_differing.entry(key).or_default();
                 e.0 += 1;
                 if e.1.len() < KEEP_DIFFERING {
@@ -450,7 +456,8 @@ pub fn soak(
     });
     results.behaviour = cells;
     if args.real {
-        let mut observed = crate::known::behaviour_observations(&project, &results.behaviour);
+        let mut observed =
+            crate::known::behaviour_observations(&project, behaviour_seen, &results.behaviour);
         observed.extend(migration.into_iter().map(|(_, o)| o));
         results.cross_release = Some(crate::known::judge(&project.known, observed));
     }
