@@ -1,28 +1,27 @@
-//! norcompat's harness: op lists and replay, machine definitions, scenarios,
-//! trials, the compatibility matrix and soak runs.
+//! norcompat's harness, one folder per stage of the pipeline; each stage
+//! imports only the stages above it in this list:
+//!
+//! - [`qemu`]: the driver of a real QEMU process (qtest, QMP), a library
+//!   the stages use to reach real builds.
+//! - [`definitions`]: version files, boards, scenarios, features, the
+//!   reviewed known differences, and the errors that name their file and line.
+//! - [`generation`]: op lists and the seeded sequence generator.
+//! - [`running`]: machines of a version (models and real QEMU), trials,
+//!   behaviour runs and the matrix.
+//! - [`judging`]: comparison, outcomes, expectations, static prediction,
+//!   the check of models against real builds, differences between releases.
+//! - [`minimizing`]: shrinking and reproducer files.
+//! - [`results`]: the results data a report is built from.
+//! - [`soak`]: long sharded runs and merging them.
+//! - [`commands`]: one file per `norcompat` command; nothing imports them.
 
-pub mod behaviour;
-pub mod bench;
-pub mod board;
-pub mod cli;
-pub mod features;
-pub mod generator;
-pub mod introspect;
-pub mod known;
-pub mod layout;
-pub mod machines;
-pub mod matrix;
-pub mod modes;
-pub mod ops;
 pub mod qemu;
-pub mod real_trial;
-pub mod replay;
-pub mod reproducer;
+
+pub mod commands;
+pub mod definitions;
+pub mod generation;
+pub mod judging;
+pub mod minimizing;
 pub mod results;
-pub mod scenarios;
-pub mod shrink;
+pub mod running;
 pub mod soak;
-pub mod staticcheck;
-pub mod toml_error;
-pub mod trial;
-pub mod vmstate_cmds;

@@ -1,7 +1,7 @@
 //! `norcompat`: the command-line entry point.
 
 use clap::{Parser, Subcommand};
-use harness::cli;
+use harness::commands as cli;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -44,10 +44,10 @@ enum Command {
     /// Print each device state struct of a version with its effective features (JSON).
     Introspect(cli::IntrospectArgs),
     /// Print the migration state descriptions as JSON, in the shape of QEMU's -dump-vmstate.
-    DumpVmstate(harness::vmstate_cmds::DumpVmstateArgs),
+    DumpVmstate(harness::commands::vmstate::DumpVmstateArgs),
     /// Compare two state description dumps as QEMU's vmstate-static-checker does;
     /// exit status = number of incompatibilities (at most 255).
-    CheckStatic(harness::vmstate_cmds::CheckStaticArgs),
+    CheckStatic(harness::commands::vmstate::CheckStaticArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,8 +60,8 @@ fn main() -> ExitCode {
         Some(Command::AnalyzeStream(a)) => cli::analyze_stream(a),
         Some(Command::ReplayTrial(a)) => cli::replay_trial(a),
         Some(Command::Introspect(a)) => cli::introspect(a),
-        Some(Command::DumpVmstate(a)) => harness::vmstate_cmds::dump_vmstate(a),
-        Some(Command::CheckStatic(a)) => harness::vmstate_cmds::check_static(a),
+        Some(Command::DumpVmstate(a)) => harness::commands::vmstate::dump_vmstate(a),
+        Some(Command::CheckStatic(a)) => harness::commands::vmstate::check_static(a),
         Some(Command::Soak(a)) => cli::soak(a),
         Some(Command::Bench(a)) => cli::bench(a),
         Some(Command::Merge(a)) => cli::merge(a),

@@ -5,10 +5,10 @@
 //! debian:trixie:1:10.0.13+ds-0+deb13u1`); without them the tests say why
 //! and return, unless `NORCOMPAT_REQUIRE_QEMU=1` (CI), where they fail.
 
-use harness::behaviour::check_pair;
-use harness::generator::TrialOp;
-use harness::machines::Version;
-use harness::matrix::{default_root, Project};
+use harness::definitions::versions::Version;
+use harness::generation::generator::TrialOp;
+use harness::running::behaviour::check_pair;
+use harness::running::matrix::{default_root, Project};
 use std::sync::Arc;
 
 fn require_qemu() -> bool {
@@ -79,7 +79,7 @@ fn a_one_word_buffered_write_is_refused_by_10_0_and_written_by_7_2() {
     assert_eq!((d.a.as_str(), d.b.as_str()), ("0x0", "0x800080"));
     let summary = format!("{} at {}: {} vs {}", d.what, d.at, d.a, d.b);
     let shown: Vec<String> = ops.iter().map(|o| o.to_string()).collect();
-    let e = harness::known::listing(&p, &new, &old, &summary, &shown).expect("listed");
+    let e = harness::judging::releases::listing(&p, &new, &old, &summary, &shown).expect("listed");
     assert_eq!(e.id, "cfi01-buffer-opens-on-first-data-write");
     // A count of 1 (two words) opens a buffer on both: no difference.
     let ops = [

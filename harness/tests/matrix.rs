@@ -4,13 +4,13 @@
 //! seeds (`NORCOMPAT_SEEDS` overrides), and `soak::<scenario>::<chain>`
 //! (ignored; `--ignored` runs each scenario's long seed set).
 
-use harness::behaviour;
-use harness::machines::Version;
-use harness::matrix::{
+use harness::definitions::versions::Version;
+use harness::minimizing::reproducer::Reproducer;
+use harness::results::records::shrink_trial;
+use harness::running::behaviour;
+use harness::running::matrix::{
     chain_name, check_against_models, default_root, real_seeds, run_cells, seeds_for, Project,
 };
-use harness::reproducer::Reproducer;
-use harness::results::shrink_trial;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,9 +44,11 @@ fn regression_trials(project: &Arc<Project>) -> Vec<Trial> {
                             .ok_or_else(|| format!("unknown version '{n}'"))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let reference = harness::trial::run_reference(&chain[0], &r.devices, &r.ops)?;
-                let result = harness::trial::run_trial(&chain, &r.devices, &r.ops, &reference);
-                let expected = harness::trial::expected_outcomes(&chain, &r.devices);
+                let reference =
+                    harness::running::trial::run_reference(&chain[0], &r.devices, &r.ops)?;
+                let result =
+                    harness::running::trial::run_trial(&chain, &r.devices, &r.ops, &reference);
+                let expected = harness::running::trial::expected_outcomes(&chain, &r.devices);
                 if expected.contains(&result.outcome) {
                     Ok(())
                 } else {
@@ -98,7 +100,7 @@ fn cell_trial(project: &Arc<Project>, scenario: usize, chain: Vec<usize>, long: 
         for t in failures.iter().take(3) {
             let ops = shrink_trial(t);
             let repro = Reproducer {
-                format: harness::reproducer::FORMAT.into(),
+                format: harness::minimizing::reproducer::FORMAT.into(),
                 scenario: s.name.clone(),
                 seed: t.seed,
                 chain: t.chain.iter().map(|v| v.name.clone()).collect(),
@@ -167,7 +169,9 @@ fn behaviour_trial(
                     .enumerate()
                     .map(|(i, op)| format!("{i}: {op}"))
                     .collect();
-                if let Some(e) = harness::known::listing(&project, &a, &b, &summary, &shown) {
+                if let Some(e) =
+                    harness::judging::releases::listing(&project, &a, &b, &summary, &shown)
+                {
                     eprintln!(
                         "{} and {} differ on seed {seed}: known difference '{}'",
                         a.name, b.name, e.id

@@ -4,8 +4,8 @@
 //! and the same final backing image.
 
 use devices::{BlockBackend, DeviceSpec};
-use harness::ops::parse_ops;
-use harness::replay::replay;
+use harness::commands::replay::replay;
+use harness::generation::ops::parse_ops;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -86,7 +86,7 @@ fn check(trace_path: &Path, v6: bool) -> Result<bool, String> {
     if v6
         && ops
             .iter()
-            .any(|o| matches!(o, harness::ops::Op::Migrate { .. }))
+            .any(|o| matches!(o, harness::generation::ops::Op::Migrate { .. }))
     {
         // v6 migrates losslessly where QEMU 7.2.22 loses state.
         return Ok(false);

@@ -5,11 +5,13 @@
 //! script that misbehaves on demand) and, at the end, against real QEMU 7.2
 //! (required when `NORCOMPAT_REQUIRE_QEMU=1`, as in CI).
 
-use harness::board::Board;
-use harness::generator::TrialOp;
-use harness::machines::{parse_version, Version};
-use harness::qemu::machine::{Images, LoadError};
-use harness::qemu::{locate, Launch, QemuError, QemuMachine, QemuProcess, Timeouts};
+use harness::definitions::emulators::locate;
+use harness::definitions::versions::{parse_version, Version};
+use harness::generation::generator::TrialOp;
+use harness::qemu::{Launch, QemuError, QemuProcess, Timeouts};
+use harness::running::board::Board;
+use harness::running::qemu_machine::QemuMachine;
+use harness::running::qemu_machine::{Images, LoadError};
 use reports::Outcome;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -388,7 +390,7 @@ fn a_destination_that_crashes_makes_a_crashed_trial() {
         },
     ];
     let r = bounded("a crashed trial", || {
-        harness::trial::run_chain(&[v.clone(), v.clone()], &["flash0".to_string()], &ops)
+        harness::running::trial::run_chain(&[v.clone(), v.clone()], &["flash0".to_string()], &ops)
     })
     .expect("the reference run on the fake passes");
     assert_eq!(r.outcome, Outcome::Crashed, "{}", r.reason);

@@ -11,13 +11,15 @@
 //! why and return, unless `NORCOMPAT_REQUIRE_QEMU=1` (CI), where they fail.
 
 use devices::BlockBackend;
-use harness::generator::TrialOp;
-use harness::machines::Version;
-use harness::matrix::{default_root, Project};
-use harness::ops::Op;
-use harness::qemu::machine::Images;
-use harness::qemu::{locate, Launch, QemuMachine};
-use harness::replay::{replay_with, StreamOptions};
+use harness::commands::replay::{replay_with, StreamOptions};
+use harness::definitions::emulators::locate;
+use harness::definitions::versions::Version;
+use harness::generation::generator::TrialOp;
+use harness::generation::ops::Op;
+use harness::qemu::Launch;
+use harness::running::matrix::{default_root, Project};
+use harness::running::qemu_machine::Images;
+use harness::running::qemu_machine::QemuMachine;
 use std::sync::Arc;
 
 /// Seeds per (board, device).

@@ -1,5 +1,7 @@
-//! Real QEMU as a version: the process with its qtest and QMP channels,
-//! locating a usable binary, and migration through QEMU's own stream.
+//! The driver of a real QEMU process: its qtest and QMP channels, with
+//! every wait bounded (locating a usable binary is
+//! `definitions::emulators`; a QEMU machine running trial ops is
+//! `running::qemu_machine`).
 //!
 //! A QEMU that hangs, crashes or answers garbage ends as a [`QemuError`]
 //! carrying what it wrote on stderr, never as a hung run: every wait is
@@ -11,14 +13,10 @@
 //! defaults (20 s and 30 s) and a migration may take 4 N (default 120 s).
 
 mod channel;
-pub mod locate;
-pub mod machine;
 pub mod process;
 pub mod qmp;
 pub mod qtest;
 
-pub use locate::{locate, Located};
-pub use machine::QemuMachine;
 pub use process::{Launch, QemuProcess, Timeouts};
 
 /// Why talking to QEMU failed. Each variant that follows QEMU's death,

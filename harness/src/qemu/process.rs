@@ -423,3 +423,20 @@ impl QemuProcess {
         }
     }
 }
+
+/// The arguments every harness QEMU starts with: the machine type under
+/// the qtest accelerator, no display, no default devices, no qtest log.
+pub fn qtest_args(machine_type: &str) -> Vec<String> {
+    vec![
+        "-M".into(),
+        machine_type.into(),
+        "-accel".into(),
+        "qtest".into(),
+        "-display".into(),
+        "none".into(),
+        "-nodefaults".into(),
+        // The qtest log goes to stderr otherwise, one line per access.
+        "-qtest-log".into(),
+        "/dev/null".into(),
+    ]
+}

@@ -2,8 +2,8 @@
 //! sequences plus some garbage), feature-aware and deterministic — the same
 //! (scenario, seed, devices, allowed kinds) gives the same ops everywhere.
 
-use crate::layout::{CommandSet, Layout};
-use crate::scenarios::{PointKind, Scenario};
+use crate::definitions::layout::{CommandSet, Layout};
+use crate::definitions::scenarios::{PointKind, Scenario};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -78,8 +78,8 @@ impl Sequence {
 /// Kinds that need a feature every version of the matrix must promise.
 pub fn kind_feature(kind: &str) -> Option<&'static str> {
     match kind {
-        "write-buffer" => Some(crate::features::WRITE_BUFFER),
-        "suspend" => Some(crate::features::ERASE_SUSPEND),
+        "write-buffer" => Some(crate::definitions::features::WRITE_BUFFER),
+        "suspend" => Some(crate::definitions::features::ERASE_SUSPEND),
         _ => None,
     }
 }

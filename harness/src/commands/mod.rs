@@ -1,6 +1,11 @@
 //! Subcommand implementations behind `norcompat`'s argument parsing.
 
-use crate::ops::parse_ops;
+pub mod bench;
+pub mod introspect;
+pub mod replay;
+pub mod vmstate;
+
+use crate::generation::ops::parse_ops;
 use devices::{BlockBackend, DeviceSpec};
 use std::io::Read;
 use std::path::PathBuf;
@@ -117,14 +122,14 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
     if let Some(dir) = &args.outgoing {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let streams = crate::replay::StreamOptions {
+    let streams = crate::commands::replay::StreamOptions {
         incoming,
         instance: args.instance,
         outgoing: args.outgoing.clone(),
         machine_type: args.machine_type.clone(),
         target_page_bits: args.target_page_bits,
     };
-    let out = crate::replay::replay_with(&spec, backend, &ops, &streams)?;
+    let out = crate::commands::replay::replay_with(&spec, backend, &ops, &streams)?;
     let json = serde_json::to_string_pretty(&out.to_json())? + "\n";
     match &args.output {
         Some(path) => std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?,
@@ -136,9 +141,9 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
 /// Where reports go unless `--out` says otherwise.
 pub const DEFAULT_OUT: &str = "target/norcompat";
 
-fn load_project() -> Result<crate::matrix::Project, CliError> {
-    let root = crate::matrix::default_root();
-    Ok(crate::matrix::Project::load(&root)?)
+fn load_project() -> Result<crate::running::matrix::Project, CliError> {
+    let root = crate::running::matrix::default_root();
+    Ok(crate::running::matrix::Project::load(&root)?)
 }
 
 fn git_revision(root: &std::path::Path) -> String {
@@ -213,9 +218,12 @@ pub fn run_info(
 
 /// True if a behaviour cell compares versions of different releases (judged
 /// against the known differences, not failed outright).
-fn between_releases(project: &crate::matrix::Project, c: &reports::results::BehaviourCell) -> bool {
+fn between_releases(
+    project: &crate::running::matrix::Project,
+    c: &reports::results::BehaviourCell,
+) -> bool {
     match (project.version(&c.a), project.version(&c.b)) {
-        (Some(a), Some(b)) => crate::known::across_releases(project, a, b),
+        (Some(a), Some(b)) => crate::judging::releases::across_releases(project, a, b),
         _ => false,
     }
 }
@@ -223,10 +231,10 @@ fn between_releases(project: &crate::matrix::Project, c: &reports::results::Beha
 /// The differences between releases of a run, judged against the known
 /// differences; `None` when no real build ran.
 fn cross_release(
-    project: &crate::matrix::Project,
-    outcomes: &[crate::behaviour::BehaviourOutcome],
+    project: &crate::running::matrix::Project,
+    outcomes: &[crate::running::behaviour::BehaviourOutcome],
     cells: &[reports::results::BehaviourCell],
-    trials: &[crate::matrix::TrialOutcome],
+    trials: &[crate::running::matrix::TrialOutcome],
 ) -> Option<reports::results::CrossRelease> {
     let real_ran = trials.iter().any(|t| t.chain.iter().any(|v| v.is_real()));
     if !real_ran {
@@ -234,11 +242,11 @@ fn cross_release(
     }
     let mut acc = Vec::new();
     for o in outcomes {
-        crate::known::add_behaviour_observation(&mut acc, project, o);
+        crate::judging::releases::add_behaviour_observation(&mut acc, project, o);
     }
-    let mut observed = crate::known::behaviour_observations(project, acc, cells);
-    observed.extend(crate::known::migration_observations(trials));
-    Some(crate::known::judge(&project.known, observed))
+    let mut observed = crate::judging::releases::behaviour_observations(project, acc, cells);
+    observed.extend(crate::judging::releases::migration_observations(trials));
+    Some(crate::judging::releases::judge(&project.known, observed))
 }
 
 /// Options of the main job (`norcompat` without a subcommand, or `norcompat matrix`).
@@ -283,7 +291,7 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
     for (name, reason) in &project.unavailable {
         println!(
             "left out: {name} ({reason}); set it up with `{}`",
-            crate::qemu::locate::SETUP_COMMAND
+            crate::definitions::emulators::SETUP_COMMAND
         );
     }
     let mut trials = Vec::new();
@@ -300,11 +308,13 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         bar.set_message(s.name.clone());
         let seeds: Vec<u64> = match args.seeds {
             Some(n) => (0..n).collect(),
-            None => crate::matrix::seeds_for(s, false),
+            None => crate::running::matrix::seeds_for(s, false),
         };
         seed_desc.push(format!("{}: 0..{}", s.name, seeds.len()));
-        trials.extend(crate::matrix::run_available(&project, s, &seeds));
-        behaviour.extend(crate::behaviour::run_behaviour(&project, s, &seeds));
+        trials.extend(crate::running::matrix::run_available(&project, s, &seeds));
+        behaviour.extend(crate::running::behaviour::run_behaviour(
+            &project, s, &seeds,
+        ));
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -318,13 +328,13 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         secs,
     );
     let regressions = project.root.join("scenarios/regressions");
-    let mut results = crate::results::build(
+    let mut results = crate::results::records::build(
         &project,
         &trials,
         run,
         (!args.no_save).then_some(regressions.as_path()),
     );
-    results.behaviour = crate::behaviour::cells(&behaviour);
+    results.behaviour = crate::running::behaviour::cells(&behaviour);
     results.cross_release = cross_release(&project, &behaviour, &results.behaviour, &trials);
     print!("{}", reports::summary_table(&results));
     let out = args
@@ -381,7 +391,7 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         unexpected,
         differ,
         unlisted,
-        crate::known::FILE
+        crate::judging::releases::FILE
     );
     Ok(if unexpected == 0 && differ == 0 && unlisted == 0 {
         ExitCode::SUCCESS
@@ -406,9 +416,9 @@ pub struct TrialArgs {
 }
 
 fn chain_of(
-    project: &crate::matrix::Project,
+    project: &crate::running::matrix::Project,
     names: &[String],
-) -> Result<Vec<std::sync::Arc<crate::machines::Version>>, CliError> {
+) -> Result<Vec<std::sync::Arc<crate::definitions::versions::Version>>, CliError> {
     if names.len() < 2 {
         return Err("--chain needs at least two versions".into());
     }
@@ -424,31 +434,33 @@ fn chain_of(
 }
 
 fn report_one(
-    project: &crate::matrix::Project,
-    chain: &[std::sync::Arc<crate::machines::Version>],
+    project: &crate::running::matrix::Project,
+    chain: &[std::sync::Arc<crate::definitions::versions::Version>],
     targets: &[String],
-    ops: &[crate::generator::TrialOp],
+    ops: &[crate::generation::generator::TrialOp],
     trace: bool,
     command: &str,
 ) -> Result<ExitCode, CliError> {
-    let mut result = crate::trial::run_chain(chain, targets, ops)?;
+    let mut result = crate::running::trial::run_chain(chain, targets, ops)?;
     // A real build against its model, seed for seed (as the matrix does).
     if let Some(model) = chain
         .iter()
         .all(|v| v.name == chain[0].name)
-        .then(|| crate::matrix::model_of(project, &chain[0]))
+        .then(|| crate::running::matrix::model_of(project, &chain[0]))
         .flatten()
     {
         let model_chain: Vec<_> = chain.iter().map(|_| model.clone()).collect();
-        let m = crate::trial::run_chain(&model_chain, targets, ops)?;
-        if let Some(why) = crate::matrix::model_difference(chain, ops, &result, &m, &model.name) {
+        let m = crate::running::trial::run_chain(&model_chain, targets, ops)?;
+        if let Some(why) =
+            crate::running::matrix::model_difference(chain, ops, &result, &m, &model.name)
+        {
             result.outcome = reports::Outcome::Diverged;
             result.reason = why;
         }
     }
-    let expected = crate::trial::expected_outcomes(chain, targets);
+    let expected = crate::running::trial::expected_outcomes(chain, targets);
     if trace {
-        for row in crate::results::op_rows(chain, targets, ops) {
+        for row in crate::results::records::op_rows(chain, targets, ops) {
             let vals = match (row.expected, row.got) {
                 (Some(e), Some(g)) if e == g => format!(" = {g:#x}"),
                 (Some(e), Some(g)) => format!(" = {g:#x} (reference {e:#x})  <-- differs"),
@@ -525,9 +537,9 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, CliError> {
         )
         .into());
     }
-    let ops = crate::behaviour::sequence(&project, &s, args.seed);
-    let ra = crate::behaviour::run_on(a, &s.devices, &ops)?;
-    let rb = crate::behaviour::run_on(b, &s.devices, &ops)?;
+    let ops = crate::running::behaviour::sequence(&project, &s, args.seed);
+    let ra = crate::running::behaviour::run_on(a, &s.devices, &ops)?;
+    let rb = crate::running::behaviour::run_on(b, &s.devices, &ops)?;
     let va: std::collections::BTreeMap<usize, u64> = ra.reads.iter().copied().collect();
     let vb: std::collections::BTreeMap<usize, u64> = rb.reads.iter().copied().collect();
     println!("{:>4} {:<44} {:>12} {:>12}", "op", "", a.name, b.name);
@@ -542,7 +554,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, CliError> {
             show(y)
         );
     }
-    let Some(d) = crate::behaviour::compare_runs(a, &ops, &ra, &rb) else {
+    let Some(d) = crate::running::behaviour::compare_runs(a, &ops, &ra, &rb) else {
         println!(
             "{} and {} behave the same on {} seed {}",
             a.name, b.name, s.name, args.seed
@@ -553,7 +565,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, CliError> {
         "{} and {} differ: {} at {}: {} vs {}",
         a.name, b.name, d.what, d.at, d.a, d.b
     );
-    let o = crate::behaviour::BehaviourOutcome {
+    let o = crate::running::behaviour::BehaviourOutcome {
         board: a.board.clone(),
         scenario: s.clone(),
         a: a.clone(),
@@ -561,9 +573,9 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, CliError> {
         seed: args.seed,
         ops,
         difference: Some(d),
-        model: crate::behaviour::mode_model(&project, a, b),
+        model: crate::running::behaviour::mode_model(&project, a, b),
     };
-    if let Some(detail) = crate::behaviour::detail(&o) {
+    if let Some(detail) = crate::running::behaviour::detail(&o) {
         println!(
             "minimized ({} ops), mode before the op: {}",
             detail.ops.len(),
@@ -607,9 +619,9 @@ pub struct ReplayTrialArgs {
 /// Runs `norcompat replay-trial`.
 pub fn replay_trial(args: ReplayTrialArgs) -> Result<ExitCode, CliError> {
     let project = load_project()?;
-    let r = crate::reproducer::Reproducer::load(&args.file)?;
+    let r = crate::minimizing::reproducer::Reproducer::load(&args.file)?;
     let chain = chain_of(&project, &r.chain)?;
-    let cmd = crate::reproducer::Reproducer::command(&args.file);
+    let cmd = crate::minimizing::reproducer::Reproducer::command(&args.file);
     report_one(&project, &chain, &r.devices, &r.ops, args.trace, &cmd)
 }
 
@@ -623,14 +635,14 @@ pub struct IntrospectArgs {
 /// Runs `norcompat introspect`: QAPI-introspection-shaped schema of each
 /// device state struct with its effective features.
 pub fn introspect(args: IntrospectArgs) -> Result<ExitCode, CliError> {
-    let root = crate::matrix::default_root();
+    let root = crate::running::matrix::default_root();
     let path = PathBuf::from(&args.version);
     let version = if path.is_file() {
-        crate::machines::load_version(&path)?
+        crate::definitions::versions::load_version(&path)?
     } else {
-        crate::machines::find_version(&root.join("machines"), &args.version)?
+        crate::definitions::versions::find_version(&root.join("machines"), &args.version)?
     };
-    let json = crate::introspect::schema(&version)?;
+    let json = crate::commands::introspect::schema(&version)?;
     println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -692,7 +704,7 @@ pub struct BenchArgs {
 /// Runs `norcompat bench` and prints its JSON summary.
 pub fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
     let project = std::sync::Arc::new(load_project()?);
-    let summary = crate::bench::run(project, args.quick);
+    let summary = crate::commands::bench::run(project, args.quick);
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(ExitCode::SUCCESS)
 }

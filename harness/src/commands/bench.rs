@@ -4,10 +4,10 @@
 //! and the peak RSS. Targets are judged on these ratios, never by timing
 //! assertions in tests.
 
-use crate::board::{migrate, Board};
-use crate::generator::TrialOp;
-use crate::matrix::{run_cells, Project};
-use crate::trial::{run_reference, run_trial};
+use crate::generation::generator::TrialOp;
+use crate::running::board::{migrate, Board};
+use crate::running::matrix::{run_cells, Project};
+use crate::running::trial::{run_reference, run_trial};
 use devices::{bus_read, bus_write, BlockBackend, DeviceSpec, FlashDevice};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -181,7 +181,7 @@ fn real_trial_rates(project: &Arc<Project>, seeds: &[u64]) -> Value {
                 .num_threads(jobs)
                 .build()
                 .expect("thread pool");
-            crate::real_trial::TIMINGS.take();
+            crate::running::real_trial::TIMINGS.take();
             let start = Instant::now();
             let n: usize = pool.install(|| {
                 scenarios
@@ -207,7 +207,7 @@ fn real_trial_rates(project: &Arc<Project>, seeds: &[u64]) -> Value {
                     "trials": n,
                     "seconds": secs,
                     "trials_per_s": n as f64 / secs,
-                    "split": crate::real_trial::TIMINGS.take(),
+                    "split": crate::running::real_trial::TIMINGS.take(),
                 }),
             );
         }

@@ -2,10 +2,10 @@
 //! with its flash images in files, driven by trial ops through qtest and
 //! migrated through QEMU's own stream with QMP.
 
-use super::process::{Launch, QemuProcess};
-use super::QemuError;
-use crate::generator::TrialOp;
-use crate::machines::Version;
+use crate::definitions::versions::Version;
+use crate::generation::generator::TrialOp;
+use crate::qemu::process::{qtest_args, Launch, QemuProcess};
+use crate::qemu::QemuError;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -108,23 +108,6 @@ pub struct QemuMachine {
     pub images: Images,
     /// Scenario device index → index into the version's devices.
     pub targets: Vec<usize>,
-}
-
-/// The arguments every harness QEMU starts with: the machine type under
-/// the qtest accelerator, no display, no default devices, no qtest log.
-pub fn qtest_args(machine_type: &str) -> Vec<String> {
-    vec![
-        "-M".into(),
-        machine_type.into(),
-        "-accel".into(),
-        "qtest".into(),
-        "-display".into(),
-        "none".into(),
-        "-nodefaults".into(),
-        // The qtest log goes to stderr otherwise, one line per access.
-        "-qtest-log".into(),
-        "/dev/null".into(),
-    ]
 }
 
 /// The command line for `version` running `machine_type` on `images`.

@@ -3,8 +3,8 @@
 //! only through this small interface (run ops, fork, save/load, canonical
 //! state), so a version that is not an in-process model can be added later.
 
-use crate::generator::TrialOp;
-use crate::machines::Version;
+use crate::definitions::versions::Version;
+use crate::generation::generator::TrialOp;
 use devices::migration::stream::PageEncoding;
 use devices::migration::{Capability, Machine, MachineBuilder};
 use devices::{bus_read, bus_write, BlockBackend, DeviceState, FlashDevice, Storage};

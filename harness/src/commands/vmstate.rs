@@ -4,8 +4,8 @@
 //! (shared/spec/migration.md §9; the rules live in
 //! `devices::migration::check`).
 
-use crate::cli::CliError;
-use crate::machines::{find_version, load_version, Version};
+use crate::commands::CliError;
+use crate::definitions::versions::{find_version, load_version, Version};
 use devices::migration::check::{self, CheckReport};
 use devices::migration::compat;
 use devices::{BlockBackend, DeviceSpec, FlashDevice};
@@ -130,7 +130,7 @@ fn resolve_version(name: &str) -> Result<Option<Version>, CliError> {
     if path.is_file() {
         return Ok(Some(load_version(&path)?));
     }
-    let dir = crate::matrix::default_root().join("machines");
+    let dir = crate::running::matrix::default_root().join("machines");
     if dir.join(format!("{name}.toml")).is_file() {
         return Ok(Some(find_version(&dir, name)?));
     }

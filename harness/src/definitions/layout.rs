@@ -2,7 +2,7 @@
 //! properties only (no device internals): command set, bus widths, window,
 //! sectors and command addresses.
 
-use crate::machines::DeviceConfig;
+use crate::definitions::versions::DeviceConfig;
 use devices::props::parse_int;
 
 /// The command set a device type speaks.

@@ -5,8 +5,8 @@
 //! qtest accelerator module it rebuilds), and a probe that the binary really
 //! runs the qtest accelerator on the version's machine type.
 
-use super::process::{Launch, QemuProcess, Timeouts};
-use crate::machines::Emulator;
+use crate::definitions::versions::Emulator;
+use crate::qemu::process::{qtest_args, Launch, QemuProcess, Timeouts};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -124,7 +124,7 @@ fn probe(e: &Emulator, machine_type: &str) -> Result<Located, String> {
         }
     }
     let mut probe = launch.clone();
-    probe.args = super::machine::qtest_args(machine_type);
+    probe.args = qtest_args(machine_type);
     // The version's own arguments too: a board may not start without them
     // (musicpal on a build without audio drivers needs its -audiodev).
     probe.args.extend(e.args.iter().cloned());

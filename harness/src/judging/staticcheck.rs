@@ -2,7 +2,7 @@
 //! vmstate-static-checker reports on their `-dump-vmstate` dumps, plus the
 //! machine-type check the checker cannot see.
 
-use crate::machines::Version;
+use crate::definitions::versions::Version;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -17,7 +17,7 @@ pub fn findings(a: &Version, b: &Version) -> Vec<String> {
             b.offered().join(", ")
         ));
     }
-    match crate::vmstate_cmds::check_versions(a, b) {
+    match crate::commands::vmstate::check_versions(a, b) {
         Ok(report) => out.extend(report.findings),
         Err(e) => out.push(format!("static check failed: {e}")),
     }

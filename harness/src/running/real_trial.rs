@@ -7,12 +7,13 @@
 //! devices' sections and RAM blocks are removed (with the help of the JSON
 //! description QEMU appends); QEMU loads a model's flash-only stream.
 
-use crate::board::Board;
-use crate::generator::TrialOp;
-use crate::machines::{Version, MODEL_PAGE_BITS};
-use crate::qemu::machine::{Images, LoadError, QemuMachine};
-use crate::qemu::{locate, Launch, QemuError};
-use crate::trial::{flash_diffs_of, judge, loss_allowed, Judged, TrialResult};
+use crate::definitions::emulators::locate;
+use crate::definitions::versions::{Version, MODEL_PAGE_BITS};
+use crate::generation::generator::TrialOp;
+use crate::qemu::{Launch, QemuError};
+use crate::running::board::Board;
+use crate::running::qemu_machine::{Images, LoadError, QemuMachine};
+use crate::running::trial::{flash_diffs_of, judge, loss_allowed, Judged, TrialResult};
 use devices::migration::foreign;
 use devices::{BlockBackend, Storage};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! `norcompat replay`: run an op list on one device and produce the trace in
 //! the format QEMU's qtest-driven tools write, so the two compare directly.
 
-use crate::ops::{op_to_json, Op};
+use crate::generation::ops::{op_to_json, Op};
 use devices::migration::compat;
 use devices::migration::foreign;
 use devices::migration::stream::{save_stream, save_stream_encoded, PageEncoding};
@@ -149,7 +149,7 @@ fn outgoing_stream(
     let bits = streams
         .target_page_bits
         .unwrap_or_else(|| target_page_bits_of(machine_type));
-    if bits == crate::machines::MODEL_PAGE_BITS {
+    if bits == crate::definitions::versions::MODEL_PAGE_BITS {
         return Ok(bytes);
     }
     foreign::flash_only_with(
@@ -260,7 +260,7 @@ pub fn load_incoming(
         &keep,
         &|b| b == block,
         &foreign::FlashOnlyOptions {
-            target_page_bits: Some(crate::machines::MODEL_PAGE_BITS),
+            target_page_bits: Some(crate::definitions::versions::MODEL_PAGE_BITS),
         },
     )
     .map_err(|e| format!("incoming stream: {e}"))?;
@@ -294,7 +294,7 @@ pub fn load_incoming(
 }
 
 /// Replays `ops` on a device built from `spec` with `backend`.
-/// Ops must already be validated against the device window ([`crate::ops::parse_ops`]).
+/// Ops must already be validated against the device window ([`crate::generation::ops::parse_ops`]).
 pub fn replay(
     spec: &DeviceSpec,
     backend: BlockBackend,

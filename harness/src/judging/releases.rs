@@ -11,11 +11,11 @@
 //! a whole-VM stream refused (QEMU's message names the section), or the
 //! flash verdict (refused, lossy, diverged).
 
-use crate::behaviour::BehaviourOutcome;
-use crate::machines::Version;
-use crate::matrix::{Project, TrialOutcome};
-use crate::real_trial::WHOLE_VM_REFUSED;
-use crate::toml_error::FileError;
+use crate::definitions::file_error::FileError;
+use crate::definitions::versions::Version;
+use crate::running::behaviour::BehaviourOutcome;
+use crate::running::matrix::{Project, TrialOutcome};
+use crate::running::real_trial::WHOLE_VM_REFUSED;
 use reports::results::{
     BehaviourCell, CrossRelease, KnownDifference, ObservedDifference, ReleasePairTotal,
 };
@@ -219,7 +219,7 @@ pub fn parse(
 /// from its release is a bug, never a known difference).
 pub fn across_releases(project: &Project, a: &Version, b: &Version) -> bool {
     let model_of = |real: &Version, m: &Version| {
-        crate::matrix::model_of(project, real).is_some_and(|x| x.name == m.name)
+        crate::running::matrix::model_of(project, real).is_some_and(|x| x.name == m.name)
     };
     (a.is_real() || b.is_real())
         && a.release_name != b.release_name
@@ -261,7 +261,7 @@ pub fn add_behaviour_observation(
             .enumerate()
             .map(|(i, op)| format!("{i}: {op}"))
             .collect(),
-        reproduce: crate::behaviour::reproduce_command(
+        reproduce: crate::running::behaviour::reproduce_command(
             &o.scenario.name,
             o.seed,
             &o.a.name,
@@ -407,7 +407,7 @@ pub fn add_migration_observations(
             let migrate = t
                 .ops
                 .iter()
-                .position(|o| matches!(o, crate::generator::TrialOp::Migrate))
+                .position(|o| matches!(o, crate::generation::generator::TrialOp::Migrate))
                 .unwrap_or(0);
             out.push((
                 key,
@@ -582,7 +582,7 @@ mod tests {
 
     #[test]
     fn a_file_naming_an_unknown_release_or_missing_its_cause_is_an_error_with_its_line() {
-        let project = Project::load(&crate::matrix::default_root()).expect("project");
+        let project = Project::load(&crate::running::matrix::default_root()).expect("project");
         let text = "[[difference]]\nid = \"x\"\nkind = \"migration\"\na = [\"qemu-9.9\"]\nb = [\"qemu-7.2\"]\nfirst-release = \"f\"\ncause = \"c\"\nevidence = \"e\"\nreproduce = \"r\"\n";
         let e = parse(Path::new("k.toml"), text, &project.versions).unwrap_err();
         assert_eq!(e.position.map(|p| p.0), Some(2));
@@ -602,7 +602,7 @@ mod tests {
 
     #[test]
     fn the_projects_file_loads() {
-        let project = Project::load(&crate::matrix::default_root()).expect("project");
+        let project = Project::load(&crate::running::matrix::default_root()).expect("project");
         let entries = load(&project.root, &project.versions).expect("known differences");
         assert!(!entries.is_empty());
     }

@@ -5,14 +5,14 @@
 //! values, the device's mode and a minimized op list) before any migration
 //! verdict is read.
 
-use crate::board::Board;
-use crate::generator::TrialOp;
-use crate::machines::Version;
-use crate::matrix::{real_seeds, Project};
-use crate::real_trial::{flash_sections, WireSection};
-use crate::scenarios::Scenario;
-use crate::shrink::shrink;
-use crate::trial::flash_diffs_of;
+use crate::definitions::scenarios::Scenario;
+use crate::definitions::versions::Version;
+use crate::generation::generator::TrialOp;
+use crate::minimizing::shrink::shrink;
+use crate::running::board::Board;
+use crate::running::matrix::{real_seeds, Project};
+use crate::running::real_trial::{flash_sections, WireSection};
+use crate::running::trial::flash_diffs_of;
 use devices::Storage;
 use rayon::prelude::*;
 use reports::results::{BehaviourCell, BehaviourDifference};
@@ -38,7 +38,7 @@ pub struct Run {
 /// saves a stream at each migration marker and goes on, a model skips it.
 pub fn run_on(v: &Arc<Version>, targets: &[String], ops: &[TrialOp]) -> Result<Run, String> {
     if v.is_real() {
-        let r = crate::real_trial::run_reference(v, targets, ops)
+        let r = crate::running::real_trial::run_reference(v, targets, ops)
             .map_err(|e| format!("{}: {}", v.name, e.0))?;
         let wire = r
             .streams()
@@ -311,7 +311,7 @@ pub fn mode_model(project: &Project, a: &Arc<Version>, b: &Arc<Version>) -> Opti
         .or_else(|| {
             [a, b]
                 .into_iter()
-                .find_map(|v| crate::matrix::model_of(project, v).cloned())
+                .find_map(|v| crate::running::matrix::model_of(project, v).cloned())
         })
 }
 
@@ -428,7 +428,7 @@ fn mode_before(
     }
     format!(
         "{} ({})",
-        crate::modes::describe(&board.target(dev).state()),
+        crate::running::modes::describe(&board.target(dev).state()),
         model.name
     )
 }
@@ -536,7 +536,7 @@ pub fn cells(outcomes: &[BehaviourOutcome]) -> Vec<BehaviourCell> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machines::parse_version;
+    use crate::definitions::versions::parse_version;
     use std::path::Path;
 
     fn version(name: &str, release: &str, ty: &str, id0: u32) -> Arc<Version> {
@@ -607,7 +607,7 @@ properties = {{ name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, w
         let o = BehaviourOutcome {
             board: "composite".into(),
             scenario: Arc::new(
-                crate::scenarios::parse_scenario(
+                crate::definitions::scenarios::parse_scenario(
                     Path::new("scenarios/t.toml"),
                     "devices = [\"flash0\"]\nlength = [4, 8]\n[migration]\npoints = [\"anywhere\"]\n[mix]\nread = 1\n",
                 )

@@ -6,7 +6,7 @@
 //! The members come from the state's JSON Schema (derived from the Rust
 //! type), so the introspection cannot drift from what `state()` serializes.
 
-use crate::machines::Version;
+use crate::definitions::versions::Version;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -207,8 +207,8 @@ mod tests {
     use super::*;
 
     fn project_version(name: &str) -> Version {
-        let root = crate::matrix::default_root();
-        crate::machines::find_version(&root.join("machines"), name).unwrap()
+        let root = crate::running::matrix::default_root();
+        crate::definitions::versions::find_version(&root.join("machines"), name).unwrap()
     }
 
     fn entry<'a>(schema: &'a Value, name: &str) -> &'a Value {

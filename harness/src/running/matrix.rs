@@ -1,12 +1,12 @@
 //! The compatibility matrix: every ordered pair of versions (X→X included)
 //! and the chains scenarios ask for, over seeds, with shared references.
 
-use crate::generator::{generate, kind_feature, Sequence, TrialOp};
-use crate::layout::Layout;
-use crate::machines::{self, Version};
-use crate::scenarios::{self, Scenario};
-use crate::toml_error::FileError;
-use crate::trial::{expected_outcomes, run_reference, run_trial, TrialResult};
+use crate::definitions::file_error::FileError;
+use crate::definitions::layout::Layout;
+use crate::definitions::scenarios::{self, Scenario};
+use crate::definitions::versions::{self, Version};
+use crate::generation::generator::{generate, kind_feature, Sequence, TrialOp};
+use crate::running::trial::{expected_outcomes, run_reference, run_trial, TrialResult};
 use rayon::prelude::*;
 use reports::Outcome;
 use std::collections::BTreeSet;
@@ -23,7 +23,7 @@ pub struct Project {
     /// left out of the matrix (and listed as ignored by `cargo test`).
     pub unavailable: Vec<(String, String)>,
     /// The reviewed differences between releases (`machines/known-differences.toml`).
-    pub known: Vec<crate::known::Entry>,
+    pub known: Vec<crate::judging::releases::Entry>,
 }
 
 /// The project root: `NORCOMPAT_ROOT`, else the workspace (where `machines/` is).
@@ -44,7 +44,7 @@ impl Project {
     /// Loads `machines/*.toml` and `scenarios/*.toml` under `root`, and checks
     /// that every scenario's devices exist with the same geometry everywhere.
     pub fn load(root: &Path) -> Result<Project, FileError> {
-        let versions: Vec<Arc<Version>> = machines::load_all(&root.join("machines"))?
+        let versions: Vec<Arc<Version>> = versions::load_all(&root.join("machines"))?
             .into_iter()
             .map(Arc::new)
             .collect();
@@ -56,12 +56,12 @@ impl Project {
             .iter()
             .filter_map(|v| {
                 let e = v.emulator.as_ref()?;
-                crate::qemu::locate(e, &v.machine_type)
+                crate::definitions::emulators::locate(e, &v.machine_type)
                     .err()
                     .map(|reason| (v.name.clone(), reason))
             })
             .collect();
-        let known = crate::known::load(root, &versions)?;
+        let known = crate::judging::releases::load(root, &versions)?;
         let p = Project {
             root: root.to_path_buf(),
             versions,
@@ -333,13 +333,13 @@ fn run_real_group(
         return Vec::new();
     };
     let source = &project.versions[first[0]];
-    let reference = crate::real_trial::run_reference(source, &s.devices, ops);
+    let reference = crate::running::real_trial::run_reference(source, &s.devices, ops);
     chains
         .iter()
         .map(|c| {
             let chain = project.chain_versions(c);
             let result = match &reference {
-                Ok(r) => crate::real_trial::run_trial(&chain, &s.devices, ops, r),
+                Ok(r) => crate::running::real_trial::run_trial(&chain, &s.devices, ops, r),
                 Err(e) => TrialResult::crashed(
                     format!("reference run on {} failed: {}", source.name, e.0),
                     &[],
@@ -525,7 +525,7 @@ pub fn seeds_for(s: &Scenario, long: bool) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machines::parse_version;
+    use crate::definitions::versions::parse_version;
 
     fn real() -> Arc<Version> {
         let text = r#"

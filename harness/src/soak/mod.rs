@@ -2,9 +2,9 @@
 //! cores, deterministic shards, JSON-lines results that survive a kill, and
 //! merging shards into one report identical to a single run.
 
-use crate::behaviour::{reproduce_command, run_behaviour_of, BehaviourOutcome};
-use crate::matrix::{check_against_models, run_cells, Project};
-use crate::results::{detail, record_of, static_checks, wants_detail, CellTally, Listed};
+use crate::results::records::{detail, record_of, static_checks, wants_detail, CellTally, Listed};
+use crate::running::behaviour::{reproduce_command, run_behaviour_of, BehaviourOutcome};
+use crate::running::matrix::{check_against_models, run_cells, Project};
 use reports::results::{FailureDetail, ObservedDifference, TrialRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
@@ -218,7 +218,7 @@ pub fn soak(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let next = Arc::new(AtomicU64::new(0));
-    let started_at = crate::cli::now_rfc3339();
+    let started_at = crate::commands::now_rfc3339();
     let t0 = Instant::now();
     let (tx, rx) = mpsc::channel::<SeedResult>();
     let checks = Arc::new(static_checks(&project));
@@ -265,7 +265,10 @@ pub fn soak(
                     let mut trials = run_cells(&project, s, c, &[seed]);
                     // Every real trial also against its model, seed for seed.
                     check_against_models(&project, &mut trials);
-                    crate::known::add_migration_observations(&mut res.migration, &trials);
+                    crate::judging::releases::add_migration_observations(
+                        &mut res.migration,
+                        &trials,
+                    );
                     // Every pair of versions of a board on this seed's
                     // sequence, without migrating (real builds with --real).
                     let reals = if real { vec![seed] } else { Vec::new() };
@@ -322,10 +325,14 @@ pub fn soak(
         for (key, differing) in res.behaviour {
             *behaviour_runs.entry(key.clone()).or_insert(0) += 1;
             if let Some(o) = differing {
-                crate::known::add_behaviour_observation(&mut behaviour_seen, &project, &o);
+                crate::judging::releases::add_behaviour_observation(
+                    &mut behaviour_seen,
+                    &project,
+                    &o,
+                );
                 // Between releases they are judged against the known
                 // differences at the end; within a release each is news.
-                if !crate::known::across_releases(&project, &o.a, &o.b) {
+                if !crate::judging::releases::across_releases(&project, &o.a, &o.b) {
                     progress.println(format!(
                         "BEHAVES DIFFERENTLY {} {} = {} ({}) seed {}\n  reproduce: {}",
                         o.board,
@@ -407,7 +414,7 @@ pub fn soak(
             args.seed_start, d, shard.k, shard.n
         ),
     };
-    let run = crate::cli::run_info(
+    let run = crate::commands::run_info(
         "soak",
         &project.root,
         seeds_desc,
@@ -415,7 +422,7 @@ pub fn soak(
         &started_at,
         secs,
     );
-    let mut results = crate::results::assemble(
+    let mut results = crate::results::records::assemble(
         &project,
         tally,
         kept.into_records(),
@@ -429,7 +436,7 @@ pub fn soak(
         .values()
         .flat_map(|(_, v)| v.iter().cloned())
         .collect();
-    let mut cells = crate::behaviour::cells(&kept_differing);
+    let mut cells = crate::running::behaviour::cells(&kept_differing);
     for (key, runs) in &behaviour_runs {
         let (board, scenario, a, b) = key;
         let i = match cells
@@ -456,10 +463,13 @@ pub fn soak(
     });
     results.behaviour = cells;
     if args.real {
-        let mut observed =
-            crate::known::behaviour_observations(&project, behaviour_seen, &results.behaviour);
+        let mut observed = crate::judging::releases::behaviour_observations(
+            &project,
+            behaviour_seen,
+            &results.behaviour,
+        );
         observed.extend(migration.into_iter().map(|(_, o)| o));
-        results.cross_release = Some(crate::known::judge(&project.known, observed));
+        results.cross_release = Some(crate::judging::releases::judge(&project.known, observed));
     }
     // A behaviour difference within a release, or an unlisted one between
     // releases, counts as unexpected.
@@ -470,7 +480,7 @@ pub fn soak(
             let (Some(a), Some(b)) = (project.version(&c.a), project.version(&c.b)) else {
                 return true;
             };
-            !crate::known::across_releases(&project, a, b)
+            !crate::judging::releases::across_releases(&project, a, b)
         })
         .map(|c| c.differ)
         .sum::<u64>();
@@ -612,16 +622,16 @@ pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports:
     // Keep one detail per (scenario, chain, seed).
     let mut dseen = BTreeSet::new();
     details.retain(|d| dseen.insert((d.scenario.clone(), d.chain.clone(), d.seed)));
-    let mut run = crate::cli::run_info(
+    let mut run = crate::commands::run_info(
         "merge",
         &project.root,
         format!("{} trials from {} shard file(s)", seen.len(), shards.len()),
         scenarios.into_iter().collect(),
-        &crate::cli::now_rfc3339(),
+        &crate::commands::now_rfc3339(),
         duration,
     );
     run.shards = shards;
-    let results = crate::results::assemble(
+    let results = crate::results::records::assemble(
         project,
         tally,
         kept.into_records(),

@@ -1,7 +1,7 @@
 //! Shrinking a failing trial: delta debugging over its ops, keeping every
 //! migration marker (the chain's hops), until no chunk can be removed.
 
-use crate::generator::TrialOp;
+use crate::generation::generator::TrialOp;
 
 /// Removes chunks of ops while `fails` still holds, trying at most `budget`
 /// candidates. Migration markers are never removed.

@@ -2,12 +2,12 @@
 //! cells, trial records, and details of failing and lossy trials — shrunk,
 //! traced op by op with the device mode, and saved as reproducers.
 
-use crate::board::{migrate, Board};
-use crate::generator::TrialOp;
-use crate::matrix::{Project, TrialOutcome};
-use crate::reproducer::{Reproducer, FORMAT};
-use crate::shrink::shrink;
-use crate::trial::{run_chain, run_reference};
+use crate::generation::generator::TrialOp;
+use crate::minimizing::reproducer::{Reproducer, FORMAT};
+use crate::minimizing::shrink::shrink;
+use crate::running::board::{migrate, Board};
+use crate::running::matrix::{Project, TrialOutcome};
+use crate::running::trial::{run_chain, run_reference};
 use reports::results::{
     Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo,
 };
@@ -33,14 +33,13 @@ pub fn version_infos(project: &Project) -> Vec<VersionInfo> {
             compat_properties: v.compat.iter().map(|c| c.to_string()).collect(),
             symbols: v.symbols.iter().cloned().collect(),
             board: v.board.clone(),
-            emulator: v
-                .emulator
-                .as_ref()
-                .map(|e| match crate::qemu::locate(e, &v.machine_type) {
+            emulator: v.emulator.as_ref().map(|e| {
+                match crate::definitions::emulators::locate(e, &v.machine_type) {
                     Ok(l) => format!("{} ({})", l.launch.binary.display(), l.version),
                     Err(_) => e.binary.clone(),
-                }),
-            model: crate::matrix::model_of(project, v).map(|m| m.name.clone()),
+                }
+            }),
+            model: crate::running::matrix::model_of(project, v).map(|m| m.name.clone()),
             left_out: project
                 .unavailable
                 .iter()
@@ -48,7 +47,7 @@ pub fn version_infos(project: &Project) -> Vec<VersionInfo> {
                 .map(|(_, r)| {
                     format!(
                         "{r}; set it up with `{}`",
-                        crate::qemu::locate::SETUP_COMMAND
+                        crate::definitions::emulators::SETUP_COMMAND
                     )
                 }),
             devices: v
@@ -74,7 +73,7 @@ pub fn static_checks(project: &Project) -> Vec<StaticCheck> {
             out.push(StaticCheck {
                 src: a.name.clone(),
                 dst: b.name.clone(),
-                findings: crate::staticcheck::findings(a, b),
+                findings: crate::judging::staticcheck::findings(a, b),
             });
         }
     }
@@ -83,7 +82,7 @@ pub fn static_checks(project: &Project) -> Vec<StaticCheck> {
 
 /// True if `ops` along `chain` still end with `outcome`.
 fn reproduces(
-    chain: &[Arc<crate::machines::Version>],
+    chain: &[Arc<crate::definitions::versions::Version>],
     targets: &[String],
     ops: &[TrialOp],
     outcome: Outcome,
@@ -113,7 +112,7 @@ pub fn shrink_trial(t: &TrialOutcome) -> Vec<TrialOp> {
 /// Op-by-op rows of a trial: the mode of the accessed device before each op,
 /// and what the reference and the trial read.
 pub fn op_rows(
-    chain: &[Arc<crate::machines::Version>],
+    chain: &[Arc<crate::definitions::versions::Version>],
     targets: &[String],
     ops: &[TrialOp],
 ) -> Vec<OpRow> {
@@ -138,7 +137,7 @@ pub fn op_rows(
                 let d = board.targets[*dev];
                 (
                     targets[*dev].clone(),
-                    crate::modes::describe(&board.devices()[d].state()),
+                    crate::running::modes::describe(&board.devices()[d].state()),
                 )
             }
             _ => (String::new(), String::new()),
@@ -178,10 +177,10 @@ pub fn op_rows(
 /// Op rows of a chain through a real version, from the trial's own reads:
 /// a QEMU process does not show its device modes ("n/a").
 fn real_op_rows(
-    chain: &[Arc<crate::machines::Version>],
+    chain: &[Arc<crate::definitions::versions::Version>],
     targets: &[String],
     ops: &[TrialOp],
-    r: &crate::trial::TrialResult,
+    r: &crate::running::trial::TrialResult,
 ) -> Vec<OpRow> {
     let want: BTreeMap<usize, u64> = r.reference_reads.iter().copied().collect();
     let got: BTreeMap<usize, u64> = r.reads.iter().copied().collect();
@@ -298,7 +297,7 @@ impl<'p> CellTally<'p> {
             })
             .flatten();
         if let (Some(s), Some(chain)) = (self.project.scenario(&r.scenario), chain) {
-            for e in crate::trial::expected_outcomes(&chain, &s.devices) {
+            for e in crate::running::trial::expected_outcomes(&chain, &s.devices) {
                 if !cell.expected.contains(&e) {
                     cell.expected.push(e);
                 }
@@ -476,7 +475,10 @@ pub fn detail(t: &TrialOutcome, checks: &[StaticCheck], save_to: Option<&Path>) 
     // An expected trial through a real version is shown as it ran: each
     // rerun costs QEMU processes.
     let real = t.chain.iter().any(|v| v.is_real());
-    let model_differs = t.result.reason.starts_with(crate::matrix::MODEL_DIFFERS);
+    let model_differs = t
+        .result
+        .reason
+        .starts_with(crate::running::matrix::MODEL_DIFFERS);
     let keep = model_differs || (real && t.as_expected());
     let ops = if keep { t.ops.clone() } else { shrink_trial(t) };
     let targets = &t.scenario.devices;

@@ -2,8 +2,8 @@
 //! running a machine type, its board's flash devices, compat properties,
 //! configuration symbols and the features each device promises.
 
-use crate::features::{FeatureDecl, KNOWN_FEATURES};
-use crate::toml_error::FileError;
+use crate::definitions::features::{FeatureDecl, KNOWN_FEATURES};
+use crate::definitions::file_error::FileError;
 use devices::{type_is_a, BlockBackend, DeviceSpec};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -558,7 +558,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Version>, FileError> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         // The reviewed differences between releases live beside the versions.
-        .filter(|p| !p.ends_with(crate::known::FILE))
+        .filter(|p| !p.ends_with(crate::judging::releases::FILE))
         .collect();
     paths.sort();
     for p in paths {

@@ -2,7 +2,7 @@
 //! target devices, a weighted command mix, length, migration points, hops and
 //! the seeds `cargo test` runs.
 
-use crate::toml_error::FileError;
+use crate::definitions::file_error::FileError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

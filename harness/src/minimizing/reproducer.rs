@@ -2,7 +2,7 @@
 //! `scenarios/regressions/` and replayed by `norcompat replay-trial` and by
 //! `cargo test` before the matrix.
 
-use crate::generator::TrialOp;
+use crate::generation::generator::TrialOp;
 use reports::Outcome;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -3,11 +3,11 @@
 //! (every read after the first migration, the arrays, the backing images and
 //! the canonical states). Outcomes as DESIGN.md defines them.
 
-use crate::board::{migrate, Board};
-use crate::features::{MIGRATES_COMMAND_STATE, RESTORES_READ_MODE};
-use crate::generator::TrialOp;
-use crate::layout::{command_set, CommandSet};
-use crate::machines::Version;
+use crate::definitions::features::{MIGRATES_COMMAND_STATE, RESTORES_READ_MODE};
+use crate::definitions::layout::{command_set, CommandSet};
+use crate::definitions::versions::Version;
+use crate::generation::generator::TrialOp;
+use crate::running::board::{migrate, Board};
 use devices::Storage;
 use reports::results::{FlashDiff, StateDiff};
 use reports::Outcome;
@@ -135,7 +135,7 @@ pub fn refusal_predicted(a: &Version, b: &Version, machine_type: &str) -> bool {
     }
     machine_type == a.machine_type
         && machine_type == b.machine_type
-        && crate::staticcheck::predicts_refusal(a, b)
+        && crate::judging::staticcheck::predicts_refusal(a, b)
 }
 
 /// The outcomes a chain may have, from features and refusal predictions.
@@ -175,9 +175,9 @@ pub fn run_chain(
     ops: &[TrialOp],
 ) -> Result<TrialResult, String> {
     if chain.iter().any(|v| v.is_real()) {
-        let reference = crate::real_trial::run_reference(&chain[0], targets, ops)
+        let reference = crate::running::real_trial::run_reference(&chain[0], targets, ops)
             .map_err(|e| format!("reference run on {}: {}", chain[0].name, e.0))?;
-        Ok(crate::real_trial::run_trial(
+        Ok(crate::running::real_trial::run_trial(
             chain, targets, ops, &reference,
         ))
     } else {

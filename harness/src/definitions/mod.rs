@@ -1,0 +1,10 @@
+//! What a run is made of, read from the project tree: version files
+//! (`machines/<board>/*.toml`), scenarios, feature flags, the emulator a
+//! real version names, and the reviewed known differences between releases.
+
+pub mod emulators;
+pub mod features;
+pub mod file_error;
+pub mod layout;
+pub mod scenarios;
+pub mod versions;

@@ -1,0 +1,4 @@
+//! Minimizing failures: shrinking op lists and saving reproducers.
+
+pub mod reproducer;
+pub mod shrink;

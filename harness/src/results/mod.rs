@@ -1,0 +1,3 @@
+//! The results data (`reports::Results`) a report is built from.
+
+pub mod records;

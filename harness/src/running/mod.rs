@@ -1,0 +1,10 @@
+//! Running versions: machines of a version (in-process models and real QEMU
+//! processes), trials along chains, behaviour runs and the matrix.
+
+pub mod behaviour;
+pub mod board;
+pub mod matrix;
+pub mod modes;
+pub mod qemu_machine;
+pub mod real_trial;
+pub mod trial;
