@@ -5,10 +5,10 @@
 //! debian:trixie:1:10.0.13+ds-0+deb13u1`); without them the tests say why
 //! and return, unless `NORCOMPAT_REQUIRE_QEMU=1` (CI), where they fail.
 
+use harness::definitions::project::{default_root, Project};
 use harness::definitions::versions::Version;
 use harness::generation::generator::TrialOp;
 use harness::running::behaviour::check_pair;
-use harness::running::matrix::{default_root, Project};
 use std::sync::Arc;
 
 fn require_qemu() -> bool {

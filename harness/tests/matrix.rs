@@ -4,12 +4,13 @@
 //! seeds (`NORCOMPAT_SEEDS` overrides), and `soak::<scenario>::<chain>`
 //! (ignored; `--ignored` runs each scenario's long seed set).
 
+use harness::definitions::project::{default_root, Project};
 use harness::definitions::versions::Version;
 use harness::minimizing::reproducer::Reproducer;
 use harness::results::records::shrink_trial;
 use harness::running::behaviour;
 use harness::running::matrix::{
-    chain_name, check_against_models, default_root, real_seeds, run_cells, seeds_for, Project,
+    chain_name, check_against_models, real_seeds, run_cells, seeds_for,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::PathBuf;

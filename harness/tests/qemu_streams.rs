@@ -13,11 +13,11 @@
 use devices::BlockBackend;
 use harness::commands::replay::{replay_with, StreamOptions};
 use harness::definitions::emulators::locate;
+use harness::definitions::project::{default_root, Project};
 use harness::definitions::versions::Version;
 use harness::generation::generator::TrialOp;
 use harness::generation::ops::Op;
 use harness::qemu::Launch;
-use harness::running::matrix::{default_root, Project};
 use harness::running::qemu_machine::Images;
 use harness::running::qemu_machine::QemuMachine;
 use std::sync::Arc;
@@ -62,7 +62,7 @@ fn real(p: &Project, board: &str) -> Option<(Arc<Version>, Launch)> {
 /// device (and the clock and reset ops), as single-device ops.
 fn sequence(p: &Project, scenario: &str, dev: usize, seed: u64) -> (Vec<TrialOp>, Vec<TrialOp>) {
     let s = p.scenario(scenario).expect("scenario");
-    let ops = p.sequence(s, seed, 1).ops;
+    let ops = harness::generation::sequences::sequence(&p, s, seed, 1).ops;
     let keep = |o: &TrialOp| match o {
         TrialOp::Write { dev: d, .. } | TrialOp::Read { dev: d, .. } => *d == dev,
         _ => true,

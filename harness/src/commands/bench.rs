@@ -4,9 +4,10 @@
 //! and the peak RSS. Targets are judged on these ratios, never by timing
 //! assertions in tests.
 
+use crate::definitions::project::Project;
 use crate::generation::generator::TrialOp;
 use crate::running::board::{migrate, Board};
-use crate::running::matrix::{run_cells, Project};
+use crate::running::matrix::run_cells;
 use crate::running::trial::{run_reference, run_trial};
 use devices::{bus_read, bus_write, BlockBackend, DeviceSpec, FlashDevice};
 use rayon::prelude::*;
@@ -125,7 +126,8 @@ fn fork_vs_naive(project: &Project, seeds: &[u64]) -> Value {
         for chain in project.model_chains(s) {
             let versions = project.chain_versions(&chain);
             for seed in seeds {
-                let seq = project.sequence(s, *seed, chain.len() - 1);
+                let seq =
+                    crate::generation::sequences::sequence(&project, s, *seed, chain.len() - 1);
                 // Naive: the reference run, then the trial from op 0.
                 let reference =
                     run_reference(&versions[0], &s.devices, &seq.ops).expect("reference");

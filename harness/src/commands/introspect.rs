@@ -207,7 +207,7 @@ mod tests {
     use super::*;
 
     fn project_version(name: &str) -> Version {
-        let root = crate::running::matrix::default_root();
+        let root = crate::definitions::project::default_root();
         crate::definitions::versions::find_version(&root.join("machines"), name).unwrap()
     }
 

@@ -141,9 +141,9 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
 /// Where reports go unless `--out` says otherwise.
 pub const DEFAULT_OUT: &str = "target/norcompat";
 
-fn load_project() -> Result<crate::running::matrix::Project, CliError> {
-    let root = crate::running::matrix::default_root();
-    Ok(crate::running::matrix::Project::load(&root)?)
+fn load_project() -> Result<crate::definitions::project::Project, CliError> {
+    let root = crate::definitions::project::default_root();
+    Ok(crate::definitions::project::Project::load(&root)?)
 }
 
 fn git_revision(root: &std::path::Path) -> String {
@@ -219,7 +219,7 @@ pub fn run_info(
 /// True if a behaviour cell compares versions of different releases (judged
 /// against the known differences, not failed outright).
 fn between_releases(
-    project: &crate::running::matrix::Project,
+    project: &crate::definitions::project::Project,
     c: &reports::results::BehaviourCell,
 ) -> bool {
     match (project.version(&c.a), project.version(&c.b)) {
@@ -231,7 +231,7 @@ fn between_releases(
 /// The differences between releases of a run, judged against the known
 /// differences; `None` when no real build ran.
 fn cross_release(
-    project: &crate::running::matrix::Project,
+    project: &crate::definitions::project::Project,
     outcomes: &[crate::running::behaviour::BehaviourOutcome],
     cells: &[reports::results::BehaviourCell],
     trials: &[crate::running::matrix::TrialOutcome],
@@ -391,7 +391,7 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         unexpected,
         differ,
         unlisted,
-        crate::judging::releases::FILE
+        crate::definitions::known_differences::FILE
     );
     Ok(if unexpected == 0 && differ == 0 && unlisted == 0 {
         ExitCode::SUCCESS
@@ -416,7 +416,7 @@ pub struct TrialArgs {
 }
 
 fn chain_of(
-    project: &crate::running::matrix::Project,
+    project: &crate::definitions::project::Project,
     names: &[String],
 ) -> Result<Vec<std::sync::Arc<crate::definitions::versions::Version>>, CliError> {
     if names.len() < 2 {
@@ -434,7 +434,7 @@ fn chain_of(
 }
 
 fn report_one(
-    project: &crate::running::matrix::Project,
+    project: &crate::definitions::project::Project,
     chain: &[std::sync::Arc<crate::definitions::versions::Version>],
     targets: &[String],
     ops: &[crate::generation::generator::TrialOp],
@@ -446,7 +446,7 @@ fn report_one(
     if let Some(model) = chain
         .iter()
         .all(|v| v.name == chain[0].name)
-        .then(|| crate::running::matrix::model_of(project, &chain[0]))
+        .then(|| crate::definitions::project::model_of(project, &chain[0]))
         .flatten()
     {
         let model_chain: Vec<_> = chain.iter().map(|_| model.clone()).collect();
@@ -596,7 +596,7 @@ pub fn trial(args: TrialArgs) -> Result<ExitCode, CliError> {
         .ok_or_else(|| format!("unknown scenario '{}'", args.scenario))?
         .clone();
     let chain = chain_of(&project, &args.chain)?;
-    let seq = project.sequence(&s, args.seed, chain.len() - 1);
+    let seq = crate::generation::sequences::sequence(&project, &s, args.seed, chain.len() - 1);
     let cmd = format!(
         "cargo run --release -- trial --scenario {} --seed {} --chain {} --trace",
         s.name,
@@ -635,7 +635,7 @@ pub struct IntrospectArgs {
 /// Runs `norcompat introspect`: QAPI-introspection-shaped schema of each
 /// device state struct with its effective features.
 pub fn introspect(args: IntrospectArgs) -> Result<ExitCode, CliError> {
-    let root = crate::running::matrix::default_root();
+    let root = crate::definitions::project::default_root();
     let path = PathBuf::from(&args.version);
     let version = if path.is_file() {
         crate::definitions::versions::load_version(&path)?

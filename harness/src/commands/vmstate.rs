@@ -130,7 +130,7 @@ fn resolve_version(name: &str) -> Result<Option<Version>, CliError> {
     if path.is_file() {
         return Ok(Some(load_version(&path)?));
     }
-    let dir = crate::running::matrix::default_root().join("machines");
+    let dir = crate::definitions::project::default_root().join("machines");
     if dir.join(format!("{name}.toml")).is_file() {
         return Ok(Some(find_version(&dir, name)?));
     }

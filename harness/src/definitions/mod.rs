@@ -5,6 +5,8 @@
 pub mod emulators;
 pub mod features;
 pub mod file_error;
+pub mod known_differences;
 pub mod layout;
+pub mod project;
 pub mod scenarios;
 pub mod versions;

@@ -2,11 +2,12 @@
 //! cells, trial records, and details of failing and lossy trials — shrunk,
 //! traced op by op with the device mode, and saved as reproducers.
 
+use crate::definitions::project::Project;
 use crate::generation::generator::TrialOp;
 use crate::minimizing::reproducer::{Reproducer, FORMAT};
 use crate::minimizing::shrink::shrink;
 use crate::running::board::{migrate, Board};
-use crate::running::matrix::{Project, TrialOutcome};
+use crate::running::matrix::TrialOutcome;
 use crate::running::trial::{run_chain, run_reference};
 use reports::results::{
     Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo,
@@ -39,7 +40,7 @@ pub fn version_infos(project: &Project) -> Vec<VersionInfo> {
                     Err(_) => e.binary.clone(),
                 }
             }),
-            model: crate::running::matrix::model_of(project, v).map(|m| m.name.clone()),
+            model: crate::definitions::project::model_of(project, v).map(|m| m.name.clone()),
             left_out: project
                 .unavailable
                 .iter()

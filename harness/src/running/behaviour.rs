@@ -5,12 +5,13 @@
 //! values, the device's mode and a minimized op list) before any migration
 //! verdict is read.
 
+use crate::definitions::project::Project;
 use crate::definitions::scenarios::Scenario;
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::minimizing::shrink::shrink;
 use crate::running::board::Board;
-use crate::running::matrix::{real_seeds, Project};
+use crate::running::matrix::real_seeds;
 use crate::running::real_trial::{flash_sections, WireSection};
 use crate::running::trial::flash_diffs_of;
 use devices::Storage;
@@ -252,7 +253,7 @@ pub fn compare_runs(version: &Version, ops: &[TrialOp], a: &Run, b: &Run) -> Opt
 /// The sequence of (scenario, seed) with one hop: its migration marker is
 /// where real builds save the state they would send.
 pub fn sequence(project: &Project, s: &Scenario, seed: u64) -> Vec<TrialOp> {
-    project.sequence(s, seed, 1).ops
+    crate::generation::sequences::sequence(project, s, seed, 1).ops
 }
 
 /// The difference between `a` and `b` on `ops`; a run that fails is a
@@ -311,7 +312,7 @@ pub fn mode_model(project: &Project, a: &Arc<Version>, b: &Arc<Version>) -> Opti
         .or_else(|| {
             [a, b]
                 .into_iter()
-                .find_map(|v| crate::running::matrix::model_of(project, v).cloned())
+                .find_map(|v| crate::definitions::project::model_of(project, v).cloned())
         })
 }
 

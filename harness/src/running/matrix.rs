@@ -1,256 +1,15 @@
 //! The compatibility matrix: every ordered pair of versions (X→X included)
 //! and the chains scenarios ask for, over seeds, with shared references.
 
-use crate::definitions::file_error::FileError;
-use crate::definitions::layout::Layout;
-use crate::definitions::scenarios::{self, Scenario};
-use crate::definitions::versions::{self, Version};
-use crate::generation::generator::{generate, kind_feature, Sequence, TrialOp};
+use crate::definitions::project::{model_of, Project};
+use crate::definitions::scenarios::Scenario;
+use crate::definitions::versions::Version;
+use crate::generation::generator::TrialOp;
 use crate::running::trial::{expected_outcomes, run_reference, run_trial, TrialResult};
 use rayon::prelude::*;
 use reports::Outcome;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Machine definitions and scenarios of a project tree.
-#[derive(Clone, Debug)]
-pub struct Project {
-    pub root: PathBuf,
-    pub versions: Vec<Arc<Version>>,
-    pub scenarios: Vec<Arc<Scenario>>,
-    /// Real versions whose emulator is not usable here, with the reason:
-    /// left out of the matrix (and listed as ignored by `cargo test`).
-    pub unavailable: Vec<(String, String)>,
-    /// The reviewed differences between releases (`machines/known-differences.toml`).
-    pub known: Vec<crate::judging::releases::Entry>,
-}
-
-/// The project root: `NORCOMPAT_ROOT`, else the workspace (where `machines/` is).
-pub fn default_root() -> PathBuf {
-    if let Ok(r) = std::env::var("NORCOMPAT_ROOT") {
-        return PathBuf::from(r);
-    }
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    for dir in cwd.ancestors() {
-        if dir.join("machines").is_dir() && dir.join("scenarios").is_dir() {
-            return dir.to_path_buf();
-        }
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-impl Project {
-    /// Loads `machines/*.toml` and `scenarios/*.toml` under `root`, and checks
-    /// that every scenario's devices exist with the same geometry everywhere.
-    pub fn load(root: &Path) -> Result<Project, FileError> {
-        let versions: Vec<Arc<Version>> = versions::load_all(&root.join("machines"))?
-            .into_iter()
-            .map(Arc::new)
-            .collect();
-        let scenarios: Vec<Arc<Scenario>> = scenarios::load_dir(&root.join("scenarios"))?
-            .into_iter()
-            .map(Arc::new)
-            .collect();
-        let unavailable = versions
-            .iter()
-            .filter_map(|v| {
-                let e = v.emulator.as_ref()?;
-                crate::definitions::emulators::locate(e, &v.machine_type)
-                    .err()
-                    .map(|reason| (v.name.clone(), reason))
-            })
-            .collect();
-        let known = crate::judging::releases::load(root, &versions)?;
-        let p = Project {
-            root: root.to_path_buf(),
-            versions,
-            scenarios,
-            unavailable,
-            known,
-        };
-        for s in &p.scenarios {
-            p.layouts(s)?;
-        }
-        Ok(p)
-    }
-
-    /// The version with this name.
-    pub fn version(&self, name: &str) -> Option<&Arc<Version>> {
-        self.versions.iter().find(|v| v.name == name)
-    }
-
-    /// The scenario with this name.
-    pub fn scenario(&self, name: &str) -> Option<&Arc<Scenario>> {
-        self.scenarios.iter().find(|s| s.name == name)
-    }
-
-    /// The boards, in version order (composite first).
-    pub fn boards(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for v in &self.versions {
-            if !out.contains(&v.board) {
-                out.push(v.board.clone());
-            }
-        }
-        out
-    }
-
-    /// Indices of a board's versions.
-    pub fn board_versions(&self, board: &str) -> Vec<usize> {
-        (0..self.versions.len())
-            .filter(|i| self.versions[*i].board == board)
-            .collect()
-    }
-
-    /// The boards a scenario runs on: those where every version has all of
-    /// the scenario's devices.
-    pub fn scenario_boards(&self, s: &Scenario) -> Vec<String> {
-        self.boards()
-            .into_iter()
-            .filter(|b| {
-                self.board_versions(b).iter().all(|i| {
-                    s.devices
-                        .iter()
-                        .all(|id| self.versions[*i].device(id).is_some())
-                })
-            })
-            .collect()
-    }
-
-    /// The versions a scenario runs on.
-    fn scenario_versions(&self, s: &Scenario) -> Vec<&Arc<Version>> {
-        let boards = self.scenario_boards(s);
-        self.versions
-            .iter()
-            .filter(|v| boards.contains(&v.board))
-            .collect()
-    }
-
-    /// True if the version's emulator is usable here (always for models).
-    pub fn available(&self, v: &Version) -> bool {
-        !self.unavailable.iter().any(|(n, _)| *n == v.name)
-    }
-
-    /// Generator layouts of a scenario's devices (identical in every version).
-    pub fn layouts(&self, s: &Scenario) -> Result<Vec<Layout>, FileError> {
-        let err = |m: String| FileError {
-            path: s.file.clone(),
-            position: None,
-            message: m,
-        };
-        if self.scenario_boards(s).is_empty() {
-            return Err(err(format!(
-                "no board has all of the devices {:?} (boards: {})",
-                s.devices,
-                self.boards().join(", ")
-            )));
-        }
-        let mut out = Vec::new();
-        for id in &s.devices {
-            let mut layout: Option<(String, Layout)> = None;
-            for v in self.scenario_versions(s) {
-                let d = v.device(id).ok_or_else(|| {
-                    err(format!(
-                        "device '{id}' does not exist in version {} ({})",
-                        v.name,
-                        v.file.display()
-                    ))
-                })?;
-                let l = Layout::of(d);
-                match &layout {
-                    None => layout = Some((v.name.clone(), l)),
-                    Some((first, l0)) if (l0.window, l0.set) != (l.window, l.set) => {
-                        return Err(err(format!(
-                            "device '{id}' differs between versions {first} and {}: a trial needs the same board everywhere",
-                            v.name
-                        )))
-                    }
-                    Some(_) => {}
-                }
-            }
-            if let Some((_, l)) = layout {
-                out.push(l);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Whether the generator may emit `kind` on scenario device `dev`:
-    /// its feature must be promised by that device in every version.
-    pub fn kind_allowed(&self, s: &Scenario, dev: usize, kind: &str) -> bool {
-        match kind_feature(kind) {
-            None => true,
-            Some(f) => self
-                .scenario_versions(s)
-                .iter()
-                .all(|v| v.device(&s.devices[dev]).is_some_and(|d| d.has(f))),
-        }
-    }
-
-    /// The op sequence of (scenario, seed) with `hops` migrations.
-    pub fn sequence(&self, s: &Scenario, seed: u64, hops: usize) -> Sequence {
-        let layouts = self.layouts(s).unwrap_or_default();
-        let allowed = |dev: usize, kind: &str| self.kind_allowed(s, dev, kind);
-        generate(s, generator_seed(&s.name, seed), &layouts, &allowed, hops)
-    }
-
-    /// Chains of version indices a scenario runs, per board it runs on: for
-    /// 1 hop every ordered pair of the board's versions (X→X included); for
-    /// n hops A→B→A→… for every ordered pair A ≠ B. Chains through a real
-    /// version run one hop only (each hop starts QEMU processes), and the
-    /// versions left out here are included: callers skip or ignore them.
-    pub fn chains(&self, s: &Scenario) -> Vec<Vec<usize>> {
-        let mut out = Vec::new();
-        for board in self.scenario_boards(s) {
-            let vs = self.board_versions(&board);
-            for &hops in &s.hops {
-                for &a in &vs {
-                    for &b in &vs {
-                        if hops > 1 && a == b {
-                            continue;
-                        }
-                        let real = self.versions[a].is_real() || self.versions[b].is_real();
-                        if real && hops > 1 {
-                            continue;
-                        }
-                        out.push((0..=hops).map(|i| if i % 2 == 0 { a } else { b }).collect());
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// The chains of [`Project::chains`] with models only.
-    pub fn model_chains(&self, s: &Scenario) -> Vec<Vec<usize>> {
-        self.chains(s)
-            .into_iter()
-            .filter(|c| !c.iter().any(|i| self.versions[*i].is_real()))
-            .collect()
-    }
-
-    /// True if every version of the chain is usable here.
-    pub fn chain_available(&self, chain: &[usize]) -> bool {
-        chain.iter().all(|i| self.available(&self.versions[*i]))
-    }
-
-    /// Versions of a chain of indices.
-    pub fn chain_versions(&self, chain: &[usize]) -> Vec<Arc<Version>> {
-        chain.iter().map(|i| self.versions[*i].clone()).collect()
-    }
-}
-
-/// Mixes the scenario name into the seed so scenarios differ at equal seeds
-/// (FNV-1a; stable across platforms and releases).
-pub fn generator_seed(scenario: &str, seed: u64) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in scenario.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
 
 /// Display name of a chain: `v5->v6`, `v5->v6->v5`.
 pub fn chain_name(chain: &[Arc<Version>]) -> String {
@@ -291,7 +50,7 @@ pub fn run_group(
         return Vec::new();
     };
     let hops = first.len() - 1;
-    let seq = project.sequence(s, seed, hops);
+    let seq = crate::generation::sequences::sequence(project, s, seed, hops);
     let source = &project.versions[first[0]];
     let (real, model): (Vec<Vec<usize>>, Vec<Vec<usize>>) = chains
         .iter()
@@ -387,14 +146,6 @@ pub fn run_cells(
         .collect();
     out.sort_by_key(|t| (chain_name(&t.chain), t.seed));
     out
-}
-
-/// The model a real version must agree with (its `[emulator] model`).
-pub fn model_of<'a>(project: &'a Project, real: &Version) -> Option<&'a Arc<Version>> {
-    let m = real.emulator.as_ref()?.model.as_ref()?;
-    project.versions.iter().find(|v| {
-        v.board == real.board && !v.is_real() && v.file.file_stem().is_some_and(|s| s == m.as_str())
-    })
 }
 
 /// The check of a model against reality: every `Q → Q` trial of a real
@@ -540,7 +291,7 @@ type = "cfi.pflash01"
 drive-unit = 0
 properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, width = 4, device-width = 2 }
 "#;
-        Arc::new(parse_version(Path::new("machines/virt/qemu-7.2.toml"), text).unwrap())
+        Arc::new(parse_version(std::path::Path::new("machines/virt/qemu-7.2.toml"), text).unwrap())
     }
 
     fn result(outcome: Outcome, reads: &[(usize, u64)]) -> TrialResult {
