@@ -6,7 +6,8 @@
 
 use crate::commands::CliError;
 use crate::definitions::versions::{find_version, load_version, Version};
-use devices::migration::check::{self, CheckReport};
+use crate::judging::staticcheck::version_dump;
+use devices::migration::check;
 use devices::migration::compat;
 use devices::{BlockBackend, DeviceSpec, FlashDevice};
 use serde_json::Value;
@@ -47,35 +48,6 @@ pub struct CheckStaticArgs {
     /// Check backward migration: swap source and destination.
     #[arg(long)]
     pub reverse: bool,
-}
-
-/// Realizes every device of a version on fresh images, in registration order.
-pub fn version_devices(version: &Version) -> Result<Vec<Box<dyn FlashDevice>>, CliError> {
-    version
-        .devices
-        .iter()
-        .map(|d| {
-            devices::create(&d.spec, d.backend())
-                .map_err(|e| format!("{}: device '{}': {e}", version.name, d.id).into())
-        })
-        .collect()
-}
-
-/// The dump of a version (`-dump-vmstate` of its machine type), as text.
-pub fn version_dump(version: &Version) -> Result<String, CliError> {
-    let devs = version_devices(version)?;
-    let refs: Vec<&dyn FlashDevice> = devs.iter().map(|d| d.as_ref()).collect();
-    Ok(check::dump_json(
-        &version.machine_type,
-        &check::dump_entries(&refs),
-    ))
-}
-
-/// What the static checker finds for migrating version `src` to `dst`.
-pub fn check_versions(src: &Version, dst: &Version) -> Result<CheckReport, CliError> {
-    let parse =
-        |v: &Version| -> Result<Value, CliError> { Ok(serde_json::from_str(&version_dump(v)?)?) };
-    Ok(check::check(&parse(src)?, &parse(dst)?, false)?)
 }
 
 /// The dump of device types realized with `props` under `machine_type`

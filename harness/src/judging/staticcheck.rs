@@ -3,6 +3,8 @@
 //! machine-type check the checker cannot see.
 
 use crate::definitions::versions::Version;
+use devices::migration::check::{self, CheckReport, DumpError};
+use devices::{DeviceError, FlashDevice};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -17,7 +19,7 @@ pub fn findings(a: &Version, b: &Version) -> Vec<String> {
             b.offered().join(", ")
         ));
     }
-    match crate::commands::vmstate::check_versions(a, b) {
+    match check_versions(a, b) {
         Ok(report) => out.extend(report.findings),
         Err(e) => out.push(format!("static check failed: {e}")),
     }
@@ -47,4 +49,58 @@ pub fn predicts_refusal(a: &Version, b: &Version) -> bool {
         c.insert(key, v);
     }
     v
+}
+
+/// Why a version's state descriptions could not be dumped or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum StaticCheckError {
+    #[error("{version}: device '{device}': {source}")]
+    Realize {
+        version: String,
+        device: String,
+        source: DeviceError,
+    },
+    #[error("{version}: its dump is not JSON: {source}")]
+    Dump {
+        version: String,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Check(#[from] DumpError),
+}
+
+/// Realizes every device of a version on fresh images, in registration order.
+pub fn version_devices(version: &Version) -> Result<Vec<Box<dyn FlashDevice>>, StaticCheckError> {
+    version
+        .devices
+        .iter()
+        .map(|d| {
+            devices::create(&d.spec, d.backend()).map_err(|source| StaticCheckError::Realize {
+                version: version.name.clone(),
+                device: d.id.clone(),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// The dump of a version (`-dump-vmstate` of its machine type), as text.
+pub fn version_dump(version: &Version) -> Result<String, StaticCheckError> {
+    let devs = version_devices(version)?;
+    let refs: Vec<&dyn FlashDevice> = devs.iter().map(|d| d.as_ref()).collect();
+    Ok(check::dump_json(
+        &version.machine_type,
+        &check::dump_entries(&refs),
+    ))
+}
+
+/// What the static checker finds for migrating version `src` to `dst`.
+pub fn check_versions(src: &Version, dst: &Version) -> Result<CheckReport, StaticCheckError> {
+    let parse = |v: &Version| -> Result<serde_json::Value, StaticCheckError> {
+        serde_json::from_str(&version_dump(v)?).map_err(|source| StaticCheckError::Dump {
+            version: v.name.clone(),
+            source,
+        })
+    };
+    Ok(check::check(&parse(src)?, &parse(dst)?, false)?)
 }

@@ -219,7 +219,7 @@ pub fn soak(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let next = Arc::new(AtomicU64::new(0));
-    let started_at = crate::commands::now_rfc3339();
+    let started_at = crate::results::run_info::now_rfc3339();
     let t0 = Instant::now();
     let (tx, rx) = mpsc::channel::<SeedResult>();
     let checks = Arc::new(static_checks(&project));
@@ -415,7 +415,7 @@ pub fn soak(
             args.seed_start, d, shard.k, shard.n
         ),
     };
-    let run = crate::commands::run_info(
+    let run = crate::results::run_info::run_info(
         "soak",
         &project.root,
         seeds_desc,
@@ -623,12 +623,12 @@ pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports:
     // Keep one detail per (scenario, chain, seed).
     let mut dseen = BTreeSet::new();
     details.retain(|d| dseen.insert((d.scenario.clone(), d.chain.clone(), d.seed)));
-    let mut run = crate::commands::run_info(
+    let mut run = crate::results::run_info::run_info(
         "merge",
         &project.root,
         format!("{} trials from {} shard file(s)", seen.len(), shards.len()),
         scenarios.into_iter().collect(),
-        &crate::commands::now_rfc3339(),
+        &crate::results::run_info::now_rfc3339(),
         duration,
     );
     run.shards = shards;
