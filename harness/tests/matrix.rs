@@ -6,12 +6,12 @@
 
 use harness::definitions::project::{default_root, Project};
 use harness::definitions::versions::Version;
+use harness::judging::models::check_against_models;
+use harness::judging::verdicts::run_cells;
 use harness::minimizing::reproducer::Reproducer;
 use harness::results::records::shrink_trial;
 use harness::running::behaviour;
-use harness::running::matrix::{
-    chain_name, check_against_models, real_seeds, run_cells, seeds_for,
-};
+use harness::running::matrix::{chain_name, real_seeds, seeds_for};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,11 +45,9 @@ fn regression_trials(project: &Arc<Project>) -> Vec<Trial> {
                             .ok_or_else(|| format!("unknown version '{n}'"))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let reference =
-                    harness::running::trial::run_reference(&chain[0], &r.devices, &r.ops)?;
-                let result =
-                    harness::running::trial::run_trial(&chain, &r.devices, &r.ops, &reference);
-                let expected = harness::running::trial::expected_outcomes(&chain, &r.devices);
+                let result = harness::judging::verdicts::run_chain(&chain, &r.devices, &r.ops)?;
+                let expected =
+                    harness::judging::expectations::expected_outcomes(&chain, &r.devices);
                 if expected.contains(&result.outcome) {
                     Ok(())
                 } else {

@@ -390,7 +390,11 @@ fn a_destination_that_crashes_makes_a_crashed_trial() {
         },
     ];
     let r = bounded("a crashed trial", || {
-        harness::running::trial::run_chain(&[v.clone(), v.clone()], &["flash0".to_string()], &ops)
+        harness::judging::verdicts::run_chain(
+            &[v.clone(), v.clone()],
+            &["flash0".to_string()],
+            &ops,
+        )
     })
     .expect("the reference run on the fake passes");
     assert_eq!(r.outcome, Outcome::Crashed, "{}", r.reason);

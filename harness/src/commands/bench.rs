@@ -6,8 +6,8 @@
 
 use crate::definitions::project::Project;
 use crate::generation::generator::TrialOp;
+use crate::judging::verdicts::run_cells;
 use crate::running::board::{migrate, Board};
-use crate::running::matrix::run_cells;
 use crate::running::trial::{run_reference, run_trial};
 use devices::{bus_read, bus_write, BlockBackend, DeviceSpec, FlashDevice};
 use rayon::prelude::*;

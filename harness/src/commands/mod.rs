@@ -165,7 +165,7 @@ fn cross_release(
     project: &crate::definitions::project::Project,
     outcomes: &[crate::running::behaviour::BehaviourOutcome],
     cells: &[reports::results::BehaviourCell],
-    trials: &[crate::running::matrix::TrialOutcome],
+    trials: &[crate::judging::verdicts::TrialOutcome],
 ) -> Option<reports::results::CrossRelease> {
     let real_ran = trials.iter().any(|t| t.chain.iter().any(|v| v.is_real()));
     if !real_ran {
@@ -242,7 +242,7 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
             None => crate::running::matrix::seeds_for(s, false),
         };
         seed_desc.push(format!("{}: 0..{}", s.name, seeds.len()));
-        trials.extend(crate::running::matrix::run_available(&project, s, &seeds));
+        trials.extend(crate::judging::verdicts::run_available(&project, s, &seeds));
         behaviour.extend(crate::running::behaviour::run_behaviour(
             &project, s, &seeds,
         ));
@@ -372,7 +372,7 @@ fn report_one(
     trace: bool,
     command: &str,
 ) -> Result<ExitCode, CliError> {
-    let mut result = crate::running::trial::run_chain(chain, targets, ops)?;
+    let mut result = crate::judging::verdicts::run_chain(chain, targets, ops)?;
     // A real build against its model, seed for seed (as the matrix does).
     if let Some(model) = chain
         .iter()
@@ -381,15 +381,15 @@ fn report_one(
         .flatten()
     {
         let model_chain: Vec<_> = chain.iter().map(|_| model.clone()).collect();
-        let m = crate::running::trial::run_chain(&model_chain, targets, ops)?;
+        let m = crate::judging::verdicts::run_chain(&model_chain, targets, ops)?;
         if let Some(why) =
-            crate::running::matrix::model_difference(chain, ops, &result, &m, &model.name)
+            crate::judging::models::model_difference(chain, ops, &result, &m, &model.name)
         {
             result.outcome = reports::Outcome::Diverged;
             result.reason = why;
         }
     }
-    let expected = crate::running::trial::expected_outcomes(chain, targets);
+    let expected = crate::judging::expectations::expected_outcomes(chain, targets);
     if trace {
         for row in crate::results::records::op_rows(chain, targets, ops) {
             let vals = match (row.expected, row.got) {

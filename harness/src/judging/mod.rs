@@ -1,5 +1,10 @@
 //! Judging what runs observed: outcomes, expectations, static prediction
 //! and differences between releases.
 
+pub mod comparison;
+pub mod expectations;
+pub mod models;
+pub mod outcome;
 pub mod releases;
 pub mod staticcheck;
+pub mod verdicts;

@@ -14,8 +14,8 @@
 use crate::definitions::known_differences::{Entry, Kind, FILE};
 use crate::definitions::project::Project;
 use crate::definitions::versions::Version;
+use crate::judging::verdicts::TrialOutcome;
 use crate::running::behaviour::BehaviourOutcome;
-use crate::running::matrix::TrialOutcome;
 use crate::running::real_trial::WHOLE_VM_REFUSED;
 use reports::results::{
     BehaviourCell, CrossRelease, KnownDifference, ObservedDifference, ReleasePairTotal,

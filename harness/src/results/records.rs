@@ -4,11 +4,12 @@
 
 use crate::definitions::project::Project;
 use crate::generation::generator::TrialOp;
+use crate::judging::verdicts::run_chain;
+use crate::judging::verdicts::TrialOutcome;
 use crate::minimizing::reproducer::{Reproducer, FORMAT};
 use crate::minimizing::shrink::shrink;
 use crate::running::board::{migrate, Board};
-use crate::running::matrix::TrialOutcome;
-use crate::running::trial::{run_chain, run_reference};
+use crate::running::trial::run_reference;
 use reports::results::{
     Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo,
 };
@@ -181,7 +182,7 @@ fn real_op_rows(
     chain: &[Arc<crate::definitions::versions::Version>],
     targets: &[String],
     ops: &[TrialOp],
-    r: &crate::running::trial::TrialResult,
+    r: &crate::judging::outcome::TrialResult,
 ) -> Vec<OpRow> {
     let want: BTreeMap<usize, u64> = r.reference_reads.iter().copied().collect();
     let got: BTreeMap<usize, u64> = r.reads.iter().copied().collect();
@@ -298,7 +299,7 @@ impl<'p> CellTally<'p> {
             })
             .flatten();
         if let (Some(s), Some(chain)) = (self.project.scenario(&r.scenario), chain) {
-            for e in crate::running::trial::expected_outcomes(&chain, &s.devices) {
+            for e in crate::judging::expectations::expected_outcomes(&chain, &s.devices) {
                 if !cell.expected.contains(&e) {
                     cell.expected.push(e);
                 }
@@ -479,7 +480,7 @@ pub fn detail(t: &TrialOutcome, checks: &[StaticCheck], save_to: Option<&Path>) 
     let model_differs = t
         .result
         .reason
-        .starts_with(crate::running::matrix::MODEL_DIFFERS);
+        .starts_with(crate::judging::models::MODEL_DIFFERS);
     let keep = model_differs || (real && t.as_expected());
     let ops = if keep { t.ops.clone() } else { shrink_trial(t) };
     let targets = &t.scenario.devices;

@@ -1,14 +1,16 @@
 //! The compatibility matrix: every ordered pair of versions (X→X included)
 //! and the chains scenarios ask for, over seeds, with shared references.
+//! Each trial's observation is handed to the caller's `finish` as soon as it
+//! ends (judging it there keeps memory flat: a real trial's ends hold whole
+//! flash images).
 
-use crate::definitions::project::{model_of, Project};
+use crate::definitions::project::Project;
 use crate::definitions::scenarios::Scenario;
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
-use crate::running::trial::{expected_outcomes, run_reference, run_trial, TrialResult};
+use crate::running::observation::Observation;
+use crate::running::trial::{run_reference, run_trial};
 use rayon::prelude::*;
-use reports::Outcome;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Display name of a chain: `v5->v6`, `v5->v6->v5`.
@@ -20,32 +22,43 @@ pub fn chain_name(chain: &[Arc<Version>]) -> String {
         .join("->")
 }
 
-/// One finished trial.
-#[derive(Clone, Debug)]
-pub struct TrialOutcome {
+/// One trial that ran: where, and what it observed.
+pub struct RanTrial {
     pub scenario: Arc<Scenario>,
     pub chain: Vec<Arc<Version>>,
     pub seed: u64,
     pub ops: Vec<TrialOp>,
-    pub expected: BTreeSet<Outcome>,
-    pub result: TrialResult,
+    pub observation: Observation,
 }
 
-impl TrialOutcome {
-    /// True if the outcome is among the expected ones.
-    pub fn as_expected(&self) -> bool {
-        self.expected.contains(&self.result.outcome)
+/// Runs one trial along `chain` from scratch: its reference first. Chains
+/// through a real version run on QEMU processes; model chains fork.
+pub fn run_chain(
+    chain: &[Arc<Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+) -> Result<Observation, String> {
+    if chain.iter().any(|v| v.is_real()) {
+        let reference = crate::running::real_trial::run_reference(&chain[0], targets, ops)
+            .map_err(|e| format!("reference run on {}: {}", chain[0].name, e.0))?;
+        Ok(crate::running::real_trial::run_trial(
+            chain, targets, ops, &reference,
+        ))
+    } else {
+        let reference = run_reference(&chain[0], targets, ops)?;
+        Ok(run_trial(chain, targets, ops, &reference))
     }
 }
 
 /// Runs every chain in `chains` (same hop count, same source) for one seed,
 /// computing the reference once and forking it at each migration point.
-pub fn run_group(
+pub fn run_group<T>(
     project: &Project,
     s: &Arc<Scenario>,
     seed: u64,
     chains: &[Vec<usize>],
-) -> Vec<TrialOutcome> {
+    finish: &(dyn Fn(RanTrial) -> T + Sync),
+) -> Vec<T> {
     let Some(first) = chains.first() else {
         return Vec::new();
     };
@@ -56,7 +69,35 @@ pub fn run_group(
         .iter()
         .cloned()
         .partition(|c| c.iter().any(|i| project.versions[*i].is_real()));
-    let mut out = run_real_group(project, s, seed, &seq.ops, &real);
+    let ran = |c: &Vec<usize>, observation: Observation| RanTrial {
+        scenario: s.clone(),
+        chain: project.chain_versions(c),
+        seed,
+        ops: seq.ops.clone(),
+        observation,
+    };
+    let mut out = Vec::new();
+    if let Some(first) = real.first() {
+        // Chains through a real version (same source): one reference run,
+        // whose saved streams start every chain.
+        let source = &project.versions[first[0]];
+        let reference = crate::running::real_trial::run_reference(source, &s.devices, &seq.ops);
+        for c in &real {
+            let observation = match &reference {
+                Ok(r) => crate::running::real_trial::run_trial(
+                    &project.chain_versions(c),
+                    &s.devices,
+                    &seq.ops,
+                    r,
+                ),
+                Err(e) => Observation::crashed(
+                    format!("reference run on {} failed: {}", source.name, e.0),
+                    &[],
+                ),
+            };
+            out.push(finish(ran(c, observation)));
+        }
+    }
     if model.is_empty() {
         return out;
     }
@@ -64,66 +105,23 @@ pub fn run_group(
         Ok(r) => r,
         Err(e) => panic!("{}: cannot realize the reference machine: {e}", source.name),
     };
-    out.extend(model.iter().map(|c| {
-        let chain = project.chain_versions(c);
-        let result = run_trial(&chain, &s.devices, &seq.ops, &reference);
-        TrialOutcome {
-            scenario: s.clone(),
-            expected: expected_outcomes(&chain, &s.devices),
-            chain,
-            seed,
-            ops: seq.ops.clone(),
-            result,
-        }
-    }));
+    for c in &model {
+        let observation = run_trial(&project.chain_versions(c), &s.devices, &seq.ops, &reference);
+        out.push(finish(ran(c, observation)));
+    }
     out
 }
 
-/// Chains through a real version (same source): one reference run, whose
-/// saved streams start every chain.
-fn run_real_group(
-    project: &Project,
-    s: &Arc<Scenario>,
-    seed: u64,
-    ops: &[TrialOp],
-    chains: &[Vec<usize>],
-) -> Vec<TrialOutcome> {
-    let Some(first) = chains.first() else {
-        return Vec::new();
-    };
-    let source = &project.versions[first[0]];
-    let reference = crate::running::real_trial::run_reference(source, &s.devices, ops);
-    chains
-        .iter()
-        .map(|c| {
-            let chain = project.chain_versions(c);
-            let result = match &reference {
-                Ok(r) => crate::running::real_trial::run_trial(&chain, &s.devices, ops, r),
-                Err(e) => TrialResult::crashed(
-                    format!("reference run on {} failed: {}", source.name, e.0),
-                    &[],
-                ),
-            };
-            TrialOutcome {
-                scenario: s.clone(),
-                expected: expected_outcomes(&chain, &s.devices),
-                chain,
-                seed,
-                ops: ops.to_vec(),
-                result,
-            }
-        })
-        .collect()
-}
-
 /// Runs `chains` of scenario `s` over `seeds`, grouping chains by source
-/// and hop count so references are shared; parallel over seeds.
-pub fn run_cells(
+/// and hop count so references are shared; parallel over seeds. The
+/// results come in (chain name, seed) order.
+pub fn run_cells<T: Send>(
     project: &Project,
     s: &Arc<Scenario>,
     chains: &[Vec<usize>],
     seeds: &[u64],
-) -> Vec<TrialOutcome> {
+    finish: &(dyn Fn(RanTrial) -> T + Sync),
+) -> Vec<T> {
     let mut groups: Vec<Vec<Vec<usize>>> = Vec::new();
     for c in chains {
         match groups
@@ -140,101 +138,24 @@ pub fn run_cells(
         .iter()
         .flat_map(|seed| groups.iter().map(move |g| (*seed, g)))
         .collect();
-    let mut out: Vec<TrialOutcome> = tasks
+    let keyed = |t: RanTrial| ((chain_name(&t.chain), t.seed), finish(t));
+    let mut out: Vec<((String, u64), T)> = tasks
         .par_iter()
-        .flat_map_iter(|(seed, g)| run_group(project, s, *seed, g))
+        .flat_map_iter(|(seed, g)| run_group(project, s, *seed, g, &keyed))
         .collect();
-    out.sort_by_key(|t| (chain_name(&t.chain), t.seed));
-    out
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.into_iter().map(|(_, t)| t).collect()
 }
 
-/// The check of a model against reality: every `Q → Q` trial of a real
-/// version `Q` must give the reads and the outcome of `M → M` on its model
-/// `M` for the same scenario and seed (run here if `trials` lacks it). A
-/// difference turns the real trial into `diverged` with both reads.
-pub fn check_against_models(project: &Project, trials: &mut [TrialOutcome]) {
-    for i in 0..trials.len() {
-        let t = &trials[i];
-        let q = &t.chain[0];
-        if !q.is_real() || t.chain.iter().any(|v| v.name != q.name) {
-            continue;
-        }
-        let Some(model) = model_of(project, q) else {
-            continue;
-        };
-        let chain: Vec<Arc<Version>> = t.chain.iter().map(|_| model.clone()).collect();
-        let found = trials.iter().find(|u| {
-            u.scenario.name == t.scenario.name
-                && u.seed == t.seed
-                && u.chain
-                    .iter()
-                    .map(|v| &v.name)
-                    .eq(chain.iter().map(|v| &v.name))
-        });
-        let model_run = match found {
-            Some(u) => u.result.clone(),
-            None => {
-                let Ok(r) = run_reference(model, &t.scenario.devices, &t.ops) else {
-                    continue;
-                };
-                run_trial(&chain, &t.scenario.devices, &t.ops, &r)
-            }
-        };
-        let t = &trials[i];
-        if let Some(why) = model_difference(&t.chain, &t.ops, &t.result, &model_run, &model.name) {
-            let t = &mut trials[i];
-            t.result.reason = why;
-            t.result.outcome = Outcome::Diverged;
-        }
-    }
-}
-
-/// Reasons of the verdict "model differs from real QEMU" start with this.
-pub const MODEL_DIFFERS: &str = "model differs from real QEMU";
-
-/// How a real trial differs from its model's run of the same seed, if it does.
-pub fn model_difference(
-    chain: &[Arc<Version>],
-    ops: &[TrialOp],
-    r: &TrialResult,
-    model: &TrialResult,
-    model_name: &str,
-) -> Option<String> {
-    let q = &chain[0].name;
-    if let Some(((i, a), (_, b))) = r.reads.iter().zip(&model.reads).find(|(a, b)| a != b) {
-        return Some(format!(
-            "{MODEL_DIFFERS}: read at op {i} ({}) gave {a:#x} on {q}, {b:#x} on {model_name}",
-            ops.get(*i).map(|o| o.to_string()).unwrap_or_default()
-        ));
-    }
-    if r.reads.len() != model.reads.len() {
-        return Some(format!(
-            "{MODEL_DIFFERS}: {} reads on {q}, {} on {model_name}",
-            r.reads.len(),
-            model.reads.len()
-        ));
-    }
-    if shown(r) != shown(model) {
-        return Some(format!(
-            "{MODEL_DIFFERS}: {q} -> {q} was {} ({}), {model_name} -> {model_name} was {} ({})",
-            r.outcome.name(),
-            r.reason,
-            model.outcome.name(),
-            model.reason
-        ));
-    }
-    None
-}
-
-/// The outcome as a real build can show it: a loss seen only in the
-/// model's canonical state (no read, array or image differs) is invisible
-/// to QEMU, whose state the harness sees only through reads and streams.
-fn shown(r: &TrialResult) -> Outcome {
-    if r.outcome == Outcome::Lossy && r.first_read_mismatch.is_none() && r.flash_diff.is_empty() {
-        Outcome::Identical
-    } else {
-        r.outcome
-    }
+/// A scenario's chains whose versions are all usable here, split into
+/// model-only chains and chains through a real version.
+pub fn available_chains(project: &Project, s: &Scenario) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    let (real, model): (Vec<Vec<usize>>, Vec<Vec<usize>>) = project
+        .chains(s)
+        .into_iter()
+        .filter(|c| project.chain_available(c))
+        .partition(|c| c.iter().any(|i| project.versions[*i].is_real()));
+    (model, real)
 }
 
 /// Seeds per scenario for chains through a real version (each costs QEMU
@@ -250,20 +171,6 @@ pub fn real_seeds(seeds: &[u64]) -> Vec<u64> {
 /// Default seeds per scenario for chains through a real version.
 pub const DEFAULT_REAL_SEEDS: usize = 2;
 
-/// Runs a scenario's chains whose versions are all usable here: model-only
-/// chains over `seeds`, chains through a real version over [`real_seeds`].
-pub fn run_available(project: &Project, s: &Arc<Scenario>, seeds: &[u64]) -> Vec<TrialOutcome> {
-    let (real, model): (Vec<Vec<usize>>, Vec<Vec<usize>>) = project
-        .chains(s)
-        .into_iter()
-        .filter(|c| project.chain_available(c))
-        .partition(|c| c.iter().any(|i| project.versions[*i].is_real()));
-    let mut out = run_cells(project, s, &model, seeds);
-    out.extend(run_cells(project, s, &real, &real_seeds(seeds)));
-    check_against_models(project, &mut out);
-    out
-}
-
 /// Seeds to run: `NORCOMPAT_SEEDS` (a count) overrides the scenario's own.
 pub fn seeds_for(s: &Scenario, long: bool) -> Vec<u64> {
     let n = std::env::var("NORCOMPAT_SEEDS")
@@ -271,124 +178,4 @@ pub fn seeds_for(s: &Scenario, long: bool) -> Vec<u64> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if long { s.long_seeds } else { s.seeds });
     (0..n).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::definitions::versions::parse_version;
-
-    fn real() -> Arc<Version> {
-        let text = r#"
-release = "qemu-7.2"
-machine-type = "virt-7.2"
-[emulator]
-binary = "qemu-system-arm"
-model = "v5"
-[[device]]
-id = "flash0"
-type = "cfi.pflash01"
-drive-unit = 0
-properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, width = 4, device-width = 2 }
-"#;
-        Arc::new(parse_version(std::path::Path::new("machines/virt/qemu-7.2.toml"), text).unwrap())
-    }
-
-    fn result(outcome: Outcome, reads: &[(usize, u64)]) -> TrialResult {
-        TrialResult {
-            outcome,
-            reason: String::new(),
-            first_read_mismatch: None,
-            reads: reads.to_vec(),
-            reference_reads: Vec::new(),
-            state_diff: Vec::new(),
-            flash_diff: Vec::new(),
-            migrate_us: 0,
-            total_us: 0,
-        }
-    }
-
-    const OPS: &[TrialOp] = &[
-        TrialOp::Read {
-            dev: 0,
-            addr: 0,
-            width: 4,
-        },
-        TrialOp::Migrate,
-        TrialOp::Read {
-            dev: 0,
-            addr: 4,
-            width: 4,
-        },
-    ];
-
-    #[test]
-    fn a_real_build_that_reads_what_its_model_reads_agrees() {
-        let q = real();
-        let chain = [q.clone(), q];
-        let r = result(Outcome::Lossy, &[(0, 1), (2, 2)]);
-        assert_eq!(
-            model_difference(&chain, OPS, &r, &r.clone(), "virt-v5"),
-            None
-        );
-    }
-
-    #[test]
-    fn a_model_loss_seen_only_in_its_canonical_state_agrees_with_an_identical_real_trial() {
-        let q = real();
-        let chain = [q.clone(), q];
-        let model = result(Outcome::Lossy, &[(0, 1), (2, 2)]);
-        let real = result(Outcome::Identical, &[(0, 1), (2, 2)]);
-        assert_eq!(
-            model_difference(&chain, OPS, &real, &model, "virt-v5"),
-            None
-        );
-    }
-
-    #[test]
-    fn a_different_read_count_or_outcome_is_a_model_difference() {
-        let q = real();
-        let chain = [q.clone(), q];
-        let got = result(Outcome::Lossy, &[(0, 1), (2, 2)]);
-        let why = model_difference(
-            &chain,
-            OPS,
-            &got,
-            &result(Outcome::Lossy, &[(0, 1), (2, 3)]),
-            "virt-v5",
-        )
-        .expect("a read differs");
-        assert!(why.starts_with(MODEL_DIFFERS), "{why}");
-        assert!(
-            why.contains("op 2") && why.contains("0x2 on virt-qemu-7.2, 0x3 on virt-v5"),
-            "{why}"
-        );
-        let why = model_difference(
-            &chain,
-            OPS,
-            &got,
-            &result(Outcome::Lossy, &[(0, 1)]),
-            "virt-v5",
-        )
-        .expect("a read is missing");
-        assert!(
-            why.contains("2 reads on virt-qemu-7.2, 1 on virt-v5"),
-            "{why}"
-        );
-        // A loss the reads show (op 2 read what the reference did not).
-        let mut seen = got.clone();
-        seen.first_read_mismatch = Some(2);
-        let why = model_difference(
-            &chain,
-            OPS,
-            &seen,
-            &result(Outcome::Identical, &[(0, 1), (2, 2)]),
-            "virt-v5",
-        )
-        .expect("the outcome differs");
-        assert!(
-            why.contains("was lossy") && why.contains("was identical"),
-            "{why}"
-        );
-    }
 }

@@ -5,6 +5,7 @@ pub mod behaviour;
 pub mod board;
 pub mod matrix;
 pub mod modes;
+pub mod observation;
 pub mod qemu_machine;
 pub mod real_trial;
 pub mod trial;

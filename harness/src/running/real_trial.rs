@@ -12,8 +12,8 @@ use crate::definitions::versions::{Version, MODEL_PAGE_BITS};
 use crate::generation::generator::TrialOp;
 use crate::qemu::{Launch, QemuError};
 use crate::running::board::Board;
+use crate::running::observation::{End, Hop, Observation, Observed};
 use crate::running::qemu_machine::{Images, LoadError, QemuMachine};
-use crate::running::trial::{flash_diffs_of, judge, loss_allowed, Judged, TrialResult};
 use devices::migration::foreign;
 use devices::{BlockBackend, Storage};
 use std::path::Path;
@@ -78,12 +78,6 @@ struct Saved {
     images: Vec<(String, Vec<u8>)>,
     /// The machine type the stream carries.
     machine_type: String,
-}
-
-/// The end of a run: what the oracle compares (arrays and images by device id).
-pub struct End {
-    pub arrays: Vec<(String, Storage)>,
-    pub images: Vec<(String, Option<Storage>)>,
 }
 
 /// The reference run on the chain's source.
@@ -266,13 +260,6 @@ impl Running {
         }
     }
 
-    fn version(&self) -> &Arc<Version> {
-        match self {
-            Running::Model(b) => &b.version,
-            Running::Real(q) => &q.version,
-        }
-    }
-
     fn apply(&mut self, op: &TrialOp) -> Result<Option<u64>, RunError> {
         match self {
             Running::Model(b) => Ok(b.apply(op)),
@@ -318,9 +305,13 @@ impl Running {
     /// stream: its RAM blocks are the arrays).
     fn end(&mut self, scratch: &Path) -> Result<End, RunError> {
         match self {
+            // Chains through a real version compare what QEMU can show:
+            // canonical states are left out on either side.
             Running::Model(b) => Ok(End {
+                version: b.version.clone(),
                 arrays: b.arrays(),
                 images: b.images(),
+                states: None,
             }),
             Running::Real(q) => {
                 let stream = timed(&TIMINGS.compare_us, || q.save(&scratch.join("end.bin")))?;
@@ -336,11 +327,13 @@ impl Running {
                     Ok::<_, RunError>(model.arrays())
                 })?;
                 Ok(End {
+                    version: v,
                     arrays,
                     images: images
                         .into_iter()
                         .map(|(id, b)| (id, Some(Storage::from_bytes(&b))))
                         .collect(),
+                    states: None,
                 })
             }
         }
@@ -524,14 +517,13 @@ pub fn run_trial(
     targets: &[String],
     ops: &[TrialOp],
     reference: &RealReference,
-) -> TrialResult {
+) -> Observation {
     let started = Instant::now();
-    let mut r = match run_trial_inner(chain, targets, ops, reference) {
+    let r = match run_trial_inner(chain, targets, ops, reference) {
         Ok(r) => r,
-        Err(RunError(reason)) => TrialResult::crashed(reason, &reference.reads),
+        Err(RunError(reason)) => Observation::crashed(reason, &reference.reads),
     };
-    r.total_us = started.elapsed().as_micros() as u64;
-    r
+    r.with_total_us(started.elapsed().as_micros() as u64)
 }
 
 fn run_trial_inner(
@@ -539,7 +531,7 @@ fn run_trial_inner(
     targets: &[String],
     ops: &[TrialOp],
     reference: &RealReference,
-) -> Result<TrialResult, RunError> {
+) -> Result<Observation, RunError> {
     let scratch = scratch_dir()?;
     let start = ops
         .iter()
@@ -559,7 +551,7 @@ fn run_trial_inner(
     let mut hop = 0;
     let mut refusals = Vec::new();
     let mut whole_vm: Vec<String> = Vec::new();
-    let mut loss_permitted = false;
+    let mut hops_loaded = Vec::new();
     let mut migrate_us = 0;
     for (i, op) in ops.iter().enumerate().skip(start) {
         if matches!(op, TrialOp::Migrate) {
@@ -580,7 +572,10 @@ fn run_trial_inner(
             }
             match loaded.result {
                 Ok(next) => {
-                    loss_permitted |= loss_allowed(&at, dst, &machine_type, targets);
+                    hops_loaded.push(Hop {
+                        from: at.clone(),
+                        to: dst.clone(),
+                    });
                     at = dst.clone();
                     current = Some(next);
                 }
@@ -599,53 +594,23 @@ fn run_trial_inner(
             reads.push(*r);
         }
     }
-    let (arrays, images) = match current.as_mut() {
-        Some(m) => {
-            let e = m.end(scratch.path())?;
-            (e.arrays, e.images)
-        }
-        None => (reference.end.arrays.clone(), reference.end.images.clone()),
+    let end = match current.as_mut() {
+        Some(m) => m.end(scratch.path())?,
+        None => reference.end.clone(),
     };
-    let version = current.as_ref().map_or(&chain[0], |m| m.version()).clone();
-    let compare = Instant::now();
-    let flash_diff = flash_diffs_of(
-        &version,
-        &reference.end.arrays,
-        &reference.end.images,
-        &arrays,
-        &images,
-    );
-    TIMINGS
-        .compare_us
-        .fetch_add(compare.elapsed().as_micros() as u64, Ordering::Relaxed);
-    let mut r = judge(Judged {
-        ops,
+    Ok(Observation::Ran(Box::new(Observed {
         reads,
-        reference_reads: &reference.reads,
-        lost_at: None,
+        reference_reads: reference.reads.clone(),
+        machine_type,
+        loaded: hops_loaded,
         refusals,
-        loss_permitted,
-        flash_diff,
-        // Real QEMU shows only what its stream carries: canonical states
-        // are not compared in chains with a real version.
-        state_diff: Vec::new(),
+        whole_vm_refusals: whole_vm,
+        lost_at: None,
+        reference_end: reference.end.clone(),
+        end,
         migrate_us,
-    });
-    if !whole_vm.is_empty() {
-        // Both verdicts side by side: the whole-VM stream's, then the
-        // flash-only stream's (the outcome).
-        r.reason = format!(
-            "{WHOLE_VM_REFUSED}: {}; flash-only stream: {}{}",
-            whole_vm.join("; "),
-            r.outcome.name(),
-            if r.reason.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", r.reason)
-            }
-        );
-    }
-    Ok(r)
+        total_us: 0,
+    })))
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! merging shards into one report identical to a single run.
 
 use crate::definitions::project::Project;
+use crate::judging::models::check_against_models;
+use crate::judging::verdicts::run_cells;
 use crate::results::records::{detail, record_of, static_checks, wants_detail, CellTally, Listed};
 use crate::running::behaviour::{reproduce_command, run_behaviour_of, BehaviourOutcome};
-use crate::running::matrix::{check_against_models, run_cells};
 use reports::results::{FailureDetail, ObservedDifference, TrialRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};

@@ -1,0 +1,511 @@
+//! The outcome of a trial from what it observed: DESIGN.md's table as one
+//! pure function, [`judge`], with the table as its unit test.
+
+use crate::generation::generator::TrialOp;
+use crate::judging::comparison::{flash_diffs_of, state_diffs};
+use crate::judging::expectations::loss_allowed;
+use crate::running::observation::Observation;
+use crate::running::real_trial::WHOLE_VM_REFUSED;
+use reports::results::{FlashDiff, StateDiff};
+use reports::Outcome;
+use std::collections::BTreeSet;
+
+/// What a trial found.
+#[derive(Clone, Debug)]
+pub struct TrialResult {
+    pub outcome: Outcome,
+    pub reason: String,
+    /// Index of the first differing read (op index), if any.
+    pub first_read_mismatch: Option<usize>,
+    /// Read values of the trial, by op index.
+    pub reads: Vec<(usize, u64)>,
+    /// Read values of the reference run, by op index.
+    pub reference_reads: Vec<(usize, u64)>,
+    pub state_diff: Vec<StateDiff>,
+    pub flash_diff: Vec<FlashDiff>,
+    pub migrate_us: u64,
+    pub total_us: u64,
+}
+
+impl TrialResult {
+    /// A `crashed` result: a panic, or a QEMU that died, hung or answered
+    /// garbage (`reason` says which, with QEMU's stderr).
+    pub fn crashed(reason: String, reference_reads: &[(usize, u64)]) -> TrialResult {
+        TrialResult {
+            outcome: Outcome::Crashed,
+            reason,
+            first_read_mismatch: None,
+            reads: Vec::new(),
+            reference_reads: reference_reads.to_vec(),
+            state_diff: Vec::new(),
+            flash_diff: Vec::new(),
+            migrate_us: 0,
+            total_us: 0,
+        }
+    }
+}
+
+/// The result of a trial from its observation: the hops that loaded say
+/// whether state may be lost (the features of `targets` on both sides), the
+/// ends are compared, and [`judge`] decides. A whole-VM stream refused
+/// because of another device is told beside the flash-only verdict.
+pub fn verdict(ops: &[TrialOp], targets: &[String], observation: Observation) -> TrialResult {
+    let o = match observation {
+        Observation::Ran(o) => o,
+        Observation::Crashed {
+            reason,
+            reference_reads,
+            total_us,
+        } => {
+            let mut r = TrialResult::crashed(reason, &reference_reads);
+            r.total_us = total_us;
+            return r;
+        }
+    };
+    let loss_permitted = o
+        .loaded
+        .iter()
+        .any(|h| loss_allowed(&h.from, &h.to, &o.machine_type, targets));
+    let (re, end) = (&o.reference_end, &o.end);
+    let flash_diff = flash_diffs_of(
+        &end.version,
+        &re.arrays,
+        &re.images,
+        &end.arrays,
+        &end.images,
+    );
+    let state_diff = match (&re.states, &end.states) {
+        (Some(r), Some(g)) => state_diffs(r, g),
+        _ => Vec::new(),
+    };
+    let mut r = judge(Judged {
+        ops,
+        reads: o.reads,
+        reference_reads: &o.reference_reads,
+        lost_at: o.lost_at,
+        refusals: o.refusals,
+        loss_permitted,
+        flash_diff,
+        state_diff,
+        migrate_us: o.migrate_us,
+    });
+    r.total_us = o.total_us;
+    if !o.whole_vm_refusals.is_empty() {
+        // Both verdicts side by side: the whole-VM stream's, then the
+        // flash-only stream's (the outcome).
+        r.reason = format!(
+            "{WHOLE_VM_REFUSED}: {}; flash-only stream: {}{}",
+            o.whole_vm_refusals.join("; "),
+            r.outcome.name(),
+            if r.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.reason)
+            }
+        );
+    }
+    r
+}
+
+/// What a trial observed, ready to be judged.
+pub struct Judged<'a> {
+    pub ops: &'a [TrialOp],
+    pub reads: Vec<(usize, u64)>,
+    pub reference_reads: &'a [(usize, u64)],
+    /// Contents lost at a migration point (a description), if any.
+    pub lost_at: Option<String>,
+    /// One line per refused hop.
+    pub refusals: Vec<String>,
+    /// Some hop that loaded may lose state, as its features allow.
+    pub loss_permitted: bool,
+    pub flash_diff: Vec<FlashDiff>,
+    pub state_diff: Vec<StateDiff>,
+    pub migrate_us: u64,
+}
+
+/// The outcome of a trial from what it observed (DESIGN.md's table).
+pub fn judge(j: Judged<'_>) -> TrialResult {
+    let Judged {
+        ops,
+        reads,
+        reference_reads,
+        lost_at,
+        refusals,
+        loss_permitted,
+        flash_diff,
+        state_diff,
+        migrate_us,
+    } = j;
+    let first_read_mismatch = reads
+        .iter()
+        .zip(reference_reads)
+        .find(|(a, b)| a != b)
+        .map(|(a, _)| a.0)
+        .or_else(|| (reads.len() != reference_reads.len()).then_some(ops.len()));
+    let differs = first_read_mismatch.is_some() || !flash_diff.is_empty() || !state_diff.is_empty();
+
+    let describe = || {
+        let mut parts = Vec::new();
+        if first_read_mismatch == Some(ops.len()) {
+            parts.push(format!(
+                "the trial made {} reads where the reference made {}",
+                reads.len(),
+                reference_reads.len()
+            ));
+        } else if let Some(i) = first_read_mismatch {
+            let got = reads.iter().find(|(j, _)| *j == i).map(|r| r.1);
+            let want = reference_reads.iter().find(|(j, _)| *j == i).map(|r| r.1);
+            parts.push(format!(
+                "read at op {i} ({}) returned {} where the reference read {}",
+                ops.get(i).map(|o| o.to_string()).unwrap_or_default(),
+                got.map_or("nothing".into(), |v| format!("{v:#x}")),
+                want.map_or("nothing".into(), |v| format!("{v:#x}"))
+            ));
+        }
+        if !state_diff.is_empty() {
+            let fields: Vec<String> = state_diff
+                .iter()
+                .map(|d| format!("{}.{}", d.device, d.field))
+                .collect();
+            parts.push(format!("canonical state differs in {}", fields.join(", ")));
+        }
+        if !flash_diff.is_empty() {
+            let what: BTreeSet<String> = flash_diff
+                .iter()
+                .map(|d| format!("{} {}", d.device, d.what))
+                .collect();
+            parts.push(format!(
+                "flash differs ({})",
+                what.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        parts.join("; ")
+    };
+
+    let (outcome, reason) = if let Some(lost) = lost_at {
+        (Outcome::Diverged, lost)
+    } else if !refusals.is_empty() {
+        if differs && loss_permitted {
+            // A later hop that loaded may lose state; the refusal stands.
+            (
+                Outcome::Refused,
+                format!(
+                    "{}; later hops lost state as their features allow: {}",
+                    refusals.join("; "),
+                    describe()
+                ),
+            )
+        } else if differs {
+            (
+                Outcome::Diverged,
+                format!(
+                    "{}; after the refusal the source did not continue as the reference: {}",
+                    refusals.join("; "),
+                    describe()
+                ),
+            )
+        } else {
+            (Outcome::Refused, refusals.join("; "))
+        }
+    } else if !differs {
+        (Outcome::Identical, String::new())
+    } else if loss_permitted {
+        (Outcome::Lossy, describe())
+    } else {
+        (Outcome::Diverged, describe())
+    };
+    TrialResult {
+        outcome,
+        reason,
+        first_read_mismatch,
+        reads,
+        reference_reads: reference_reads.to_vec(),
+        state_diff,
+        flash_diff,
+        migrate_us,
+        total_us: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPS: &[TrialOp] = &[
+        TrialOp::Read {
+            dev: 0,
+            addr: 0,
+            width: 4,
+        },
+        TrialOp::Migrate,
+        TrialOp::Read {
+            dev: 0,
+            addr: 0,
+            width: 4,
+        },
+    ];
+    const REFERENCE: &[(usize, u64)] = &[(0, 0xff), (2, 0x80)];
+
+    fn flash_diff() -> FlashDiff {
+        FlashDiff {
+            device: "flash0".into(),
+            what: "array".into(),
+            sector: 0,
+            offset: 0,
+            expected: "ff".into(),
+            got: "00".into(),
+        }
+    }
+
+    fn state_diff() -> StateDiff {
+        StateDiff {
+            device: "flash0".into(),
+            field: "cmd".into(),
+            other_field: "cmd".into(),
+            expected: "0x70".into(),
+            got: "0xff".into(),
+        }
+    }
+
+    /// One row of DESIGN.md's outcome table, as the observations that lead to it.
+    struct Row {
+        name: &'static str,
+        reads: &'static [(usize, u64)],
+        lost: bool,
+        refused: bool,
+        loss_permitted: bool,
+        flash: bool,
+        state: bool,
+        outcome: Outcome,
+        reason_has: &'static str,
+    }
+
+    #[test]
+    fn every_row_of_the_outcome_table_is_decided_by_judge() {
+        let same = REFERENCE;
+        let other: &[(usize, u64)] = &[(0, 0xff), (2, 0xff)];
+        let short: &[(usize, u64)] = &[(0, 0xff)];
+        let rows = [
+            Row {
+                name: "identical",
+                reads: same,
+                lost: false,
+                refused: false,
+                loss_permitted: false,
+                flash: false,
+                state: false,
+                outcome: Outcome::Identical,
+                reason_has: "",
+            },
+            Row {
+                name: "identical although loss was allowed",
+                reads: same,
+                lost: false,
+                refused: false,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Identical,
+                reason_has: "",
+            },
+            Row {
+                name: "refused, source continued",
+                reads: same,
+                lost: false,
+                refused: true,
+                loss_permitted: false,
+                flash: false,
+                state: false,
+                outcome: Outcome::Refused,
+                reason_has: "refused: no",
+            },
+            Row {
+                name: "refused, later hop lost as allowed",
+                reads: other,
+                lost: false,
+                refused: true,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Refused,
+                reason_has: "later hops lost state",
+            },
+            Row {
+                name: "refused, then the source differs",
+                reads: other,
+                lost: false,
+                refused: true,
+                loss_permitted: false,
+                flash: false,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "did not continue as the reference",
+            },
+            Row {
+                name: "lossy read",
+                reads: other,
+                lost: false,
+                refused: false,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Lossy,
+                reason_has: "read at op 2",
+            },
+            Row {
+                name: "lossy state",
+                reads: same,
+                lost: false,
+                refused: false,
+                loss_permitted: true,
+                flash: false,
+                state: true,
+                outcome: Outcome::Lossy,
+                reason_has: "canonical state differs in flash0.cmd",
+            },
+            Row {
+                name: "diverged read",
+                reads: other,
+                lost: false,
+                refused: false,
+                loss_permitted: false,
+                flash: false,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "returned 0xff where the reference read 0x80",
+            },
+            Row {
+                name: "a read missing, loss allowed",
+                reads: short,
+                lost: false,
+                refused: false,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Lossy,
+                reason_has: "made 1 reads where the reference made 2",
+            },
+            Row {
+                name: "a read missing",
+                reads: short,
+                lost: false,
+                refused: false,
+                loss_permitted: false,
+                flash: false,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "made 1 reads",
+            },
+            Row {
+                name: "diverged flash",
+                reads: same,
+                lost: false,
+                refused: false,
+                loss_permitted: false,
+                flash: true,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "flash differs (flash0 array)",
+            },
+            Row {
+                name: "diverged state",
+                reads: same,
+                lost: false,
+                refused: false,
+                loss_permitted: false,
+                flash: false,
+                state: true,
+                outcome: Outcome::Diverged,
+                reason_has: "flash0.cmd",
+            },
+            Row {
+                name: "contents lost at the migration point",
+                reads: same,
+                lost: true,
+                refused: false,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "lost in migration",
+            },
+            Row {
+                name: "contents lost beats a refusal",
+                reads: same,
+                lost: true,
+                refused: true,
+                loss_permitted: true,
+                flash: false,
+                state: false,
+                outcome: Outcome::Diverged,
+                reason_has: "lost in migration",
+            },
+        ];
+        for row in rows {
+            let r = judge(Judged {
+                ops: OPS,
+                reads: row.reads.to_vec(),
+                reference_reads: REFERENCE,
+                lost_at: row
+                    .lost
+                    .then(|| "flash contents of 'flash0' lost in migration".to_string()),
+                refusals: if row.refused {
+                    vec!["a -> b refused: no".to_string()]
+                } else {
+                    Vec::new()
+                },
+                loss_permitted: row.loss_permitted,
+                flash_diff: if row.flash {
+                    vec![flash_diff()]
+                } else {
+                    Vec::new()
+                },
+                state_diff: if row.state {
+                    vec![state_diff()]
+                } else {
+                    Vec::new()
+                },
+                migrate_us: 0,
+            });
+            assert_eq!(r.outcome, row.outcome, "{}: {}", row.name, r.reason);
+            assert!(
+                r.reason.contains(row.reason_has),
+                "{}: reason '{}'",
+                row.name,
+                r.reason
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_read_mismatch_is_the_op_index() {
+        let r = judge(Judged {
+            ops: OPS,
+            reads: vec![(0, 0xff), (2, 0x81)],
+            reference_reads: REFERENCE,
+            lost_at: None,
+            refusals: Vec::new(),
+            loss_permitted: false,
+            flash_diff: Vec::new(),
+            state_diff: Vec::new(),
+            migrate_us: 0,
+        });
+        assert_eq!(r.first_read_mismatch, Some(2));
+        let r = judge(Judged {
+            ops: OPS,
+            reads: vec![(0, 0xff)],
+            reference_reads: REFERENCE,
+            lost_at: None,
+            refusals: Vec::new(),
+            loss_permitted: false,
+            flash_diff: Vec::new(),
+            state_diff: Vec::new(),
+            migrate_us: 0,
+        });
+        assert_eq!(
+            r.first_read_mismatch,
+            Some(OPS.len()),
+            "a missing read is past the last op"
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! Judged trials: each observation of the matrix turned into a verdict
+//! against the outcomes its chain may have.
+
+use crate::definitions::project::Project;
+use crate::definitions::scenarios::Scenario;
+use crate::definitions::versions::Version;
+use crate::generation::generator::TrialOp;
+use crate::judging::expectations::expected_outcomes;
+use crate::judging::models::check_against_models;
+use crate::judging::outcome::{verdict, TrialResult};
+use crate::running::matrix::{available_chains, real_seeds, RanTrial};
+use reports::Outcome;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// One finished trial.
+#[derive(Clone, Debug)]
+pub struct TrialOutcome {
+    pub scenario: Arc<Scenario>,
+    pub chain: Vec<Arc<Version>>,
+    pub seed: u64,
+    pub ops: Vec<TrialOp>,
+    pub expected: BTreeSet<Outcome>,
+    pub result: TrialResult,
+}
+
+impl TrialOutcome {
+    /// True if the outcome is among the expected ones.
+    pub fn as_expected(&self) -> bool {
+        self.expected.contains(&self.result.outcome)
+    }
+}
+
+/// Judges one trial that ran.
+pub fn judge_trial(t: RanTrial) -> TrialOutcome {
+    let expected = expected_outcomes(&t.chain, &t.scenario.devices);
+    let result = verdict(&t.ops, &t.scenario.devices, t.observation);
+    TrialOutcome {
+        scenario: t.scenario,
+        chain: t.chain,
+        seed: t.seed,
+        ops: t.ops,
+        expected,
+        result,
+    }
+}
+
+/// Runs and judges `chains` of scenario `s` over `seeds`
+/// ([`crate::running::matrix::run_cells`]).
+pub fn run_cells(
+    project: &Project,
+    s: &Arc<Scenario>,
+    chains: &[Vec<usize>],
+    seeds: &[u64],
+) -> Vec<TrialOutcome> {
+    crate::running::matrix::run_cells(project, s, chains, seeds, &judge_trial)
+}
+
+/// Runs a scenario's chains whose versions are all usable here: model-only
+/// chains over `seeds`, chains through a real version over [`real_seeds`].
+pub fn run_available(project: &Project, s: &Arc<Scenario>, seeds: &[u64]) -> Vec<TrialOutcome> {
+    let (model, real) = available_chains(project, s);
+    let mut out = run_cells(project, s, &model, seeds);
+    out.extend(run_cells(project, s, &real, &real_seeds(seeds)));
+    check_against_models(project, &mut out);
+    out
+}
+
+/// Runs one trial along `chain` from scratch and judges it.
+pub fn run_chain(
+    chain: &[Arc<Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+) -> Result<TrialResult, String> {
+    let observation = crate::running::matrix::run_chain(chain, targets, ops)?;
+    Ok(verdict(ops, targets, observation))
+}
