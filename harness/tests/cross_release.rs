@@ -8,7 +8,7 @@
 use harness::definitions::project::{default_root, Project};
 use harness::definitions::versions::Version;
 use harness::generation::generator::TrialOp;
-use harness::running::behaviour::check_pair;
+use harness::judging::behaviour::check_pair;
 use std::sync::Arc;
 
 fn require_qemu() -> bool {

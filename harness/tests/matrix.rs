@@ -159,7 +159,7 @@ fn behaviour_trial(
         let seeds = if real { real_seeds(&seeds) } else { seeds };
         for seed in seeds {
             let ops = behaviour::sequence(&project, &s, seed);
-            if let Some(d) = behaviour::check_pair(&a, &b, &s.devices, &ops) {
+            if let Some(d) = harness::judging::behaviour::check_pair(&a, &b, &s.devices, &ops) {
                 // Between releases, a difference the reviewed file lists
                 // (shrunk first, as the main job matches it) is known.
                 let summary = format!("{} at {}: {} vs {}", d.what, d.at, d.a, d.b);
@@ -185,7 +185,7 @@ fn behaviour_trial(
                     d.at,
                     d.a,
                     d.b,
-                    behaviour::reproduce_command(&s.name, seed, &a.name, &b.name)
+                    harness::judging::behaviour::reproduce_command(&s.name, seed, &a.name, &b.name)
                 )
                 .into());
             }

@@ -163,7 +163,7 @@ fn between_releases(
 /// differences; `None` when no real build ran.
 fn cross_release(
     project: &crate::definitions::project::Project,
-    outcomes: &[crate::running::behaviour::BehaviourOutcome],
+    outcomes: &[crate::judging::behaviour::BehaviourOutcome],
     cells: &[reports::results::BehaviourCell],
     trials: &[crate::judging::verdicts::TrialOutcome],
 ) -> Option<reports::results::CrossRelease> {
@@ -243,7 +243,7 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         };
         seed_desc.push(format!("{}: 0..{}", s.name, seeds.len()));
         trials.extend(crate::judging::verdicts::run_available(&project, s, &seeds));
-        behaviour.extend(crate::running::behaviour::run_behaviour(
+        behaviour.extend(crate::judging::behaviour::run_behaviour(
             &project, s, &seeds,
         ));
         bar.inc(1);
@@ -265,7 +265,7 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         run,
         (!args.no_save).then_some(regressions.as_path()),
     );
-    results.behaviour = crate::running::behaviour::cells(&behaviour);
+    results.behaviour = crate::minimizing::behaviour::cells(&behaviour);
     results.cross_release = cross_release(&project, &behaviour, &results.behaviour, &trials);
     print!("{}", reports::summary_table(&results));
     let out = args
@@ -485,7 +485,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, CliError> {
             show(y)
         );
     }
-    let Some(d) = crate::running::behaviour::compare_runs(a, &ops, &ra, &rb) else {
+    let Some(d) = crate::judging::behaviour::compare_runs(a, &ops, &ra, &rb) else {
         println!(
             "{} and {} behave the same on {} seed {}",
             a.name, b.name, s.name, args.seed
@@ -496,7 +496,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, CliError> {
         "{} and {} differ: {} at {}: {} vs {}",
         a.name, b.name, d.what, d.at, d.a, d.b
     );
-    let o = crate::running::behaviour::BehaviourOutcome {
+    let o = crate::judging::behaviour::BehaviourOutcome {
         board: a.board.clone(),
         scenario: s.clone(),
         a: a.clone(),
@@ -506,7 +506,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode, CliError> {
         difference: Some(d),
         model: crate::running::behaviour::mode_model(&project, a, b),
     };
-    if let Some(detail) = crate::running::behaviour::detail(&o) {
+    if let Some(detail) = crate::minimizing::behaviour::detail(&o) {
         println!(
             "minimized ({} ops), mode before the op: {}",
             detail.ops.len(),

@@ -1,6 +1,7 @@
 //! Judging what runs observed: outcomes, expectations, static prediction
 //! and differences between releases.
 
+pub mod behaviour;
 pub mod comparison;
 pub mod expectations;
 pub mod models;

@@ -14,8 +14,8 @@
 use crate::definitions::known_differences::{Entry, Kind, FILE};
 use crate::definitions::project::Project;
 use crate::definitions::versions::Version;
+use crate::judging::behaviour::BehaviourOutcome;
 use crate::judging::verdicts::TrialOutcome;
-use crate::running::behaviour::BehaviourOutcome;
 use crate::running::real_trial::WHOLE_VM_REFUSED;
 use reports::results::{
     BehaviourCell, CrossRelease, KnownDifference, ObservedDifference, ReleasePairTotal,
@@ -70,7 +70,7 @@ pub fn add_behaviour_observation(
             .enumerate()
             .map(|(i, op)| format!("{i}: {op}"))
             .collect(),
-        reproduce: crate::running::behaviour::reproduce_command(
+        reproduce: crate::judging::behaviour::reproduce_command(
             &o.scenario.name,
             o.seed,
             &o.a.name,

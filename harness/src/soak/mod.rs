@@ -3,10 +3,10 @@
 //! merging shards into one report identical to a single run.
 
 use crate::definitions::project::Project;
+use crate::judging::behaviour::{reproduce_command, run_behaviour_of, BehaviourOutcome};
 use crate::judging::models::check_against_models;
 use crate::judging::verdicts::run_cells;
 use crate::results::records::{detail, record_of, static_checks, wants_detail, CellTally, Listed};
-use crate::running::behaviour::{reproduce_command, run_behaviour_of, BehaviourOutcome};
 use reports::results::{FailureDetail, ObservedDifference, TrialRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
@@ -438,7 +438,7 @@ pub fn soak(
         .values()
         .flat_map(|(_, v)| v.iter().cloned())
         .collect();
-    let mut cells = crate::running::behaviour::cells(&kept_differing);
+    let mut cells = crate::minimizing::behaviour::cells(&kept_differing);
     for (key, runs) in &behaviour_runs {
         let (board, scenario, a, b) = key;
         let i = match cells
