@@ -62,7 +62,7 @@ fn real(p: &Project, board: &str) -> Option<(Arc<Version>, Launch)> {
 /// device (and the clock and reset ops), as single-device ops.
 fn sequence(p: &Project, scenario: &str, dev: usize, seed: u64) -> (Vec<TrialOp>, Vec<TrialOp>) {
     let s = p.scenario(scenario).expect("scenario");
-    let ops = harness::generation::sequences::sequence(&p, s, seed, 1).ops;
+    let ops = harness::generation::sequences::sequence(p, s, seed, 1).ops;
     let keep = |o: &TrialOp| match o {
         TrialOp::Write { dev: d, .. } | TrialOp::Read { dev: d, .. } => *d == dev,
         _ => true,

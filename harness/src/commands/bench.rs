@@ -127,7 +127,7 @@ fn fork_vs_naive(project: &Project, seeds: &[u64]) -> Value {
             let versions = project.chain_versions(&chain);
             for seed in seeds {
                 let seq =
-                    crate::generation::sequences::sequence(&project, s, *seed, chain.len() - 1);
+                    crate::generation::sequences::sequence(project, s, *seed, chain.len() - 1);
                 // Naive: the reference run, then the trial from op 0.
                 let reference =
                     run_reference(&versions[0], &s.devices, &seq.ops).expect("reference");

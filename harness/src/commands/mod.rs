@@ -165,7 +165,7 @@ fn cross_release(
     project: &crate::definitions::project::Project,
     outcomes: &[crate::judging::behaviour::BehaviourOutcome],
     cells: &[reports::results::BehaviourCell],
-    trials: &[crate::judging::verdicts::TrialOutcome],
+    trials: &[crate::judging::outcome::TrialOutcome],
 ) -> Option<reports::results::CrossRelease> {
     let real_ran = trials.iter().any(|t| t.chain.iter().any(|v| v.is_real()));
     if !real_ran {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// The file's path under the project root.
-pub const FILE: &str = "machines/known-differences.toml";
+pub use super::KNOWN_DIFFERENCES_FILE as FILE;
 
 /// Behaviour or migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

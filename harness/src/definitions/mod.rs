@@ -10,3 +10,7 @@ pub mod layout;
 pub mod project;
 pub mod scenarios;
 pub mod versions;
+
+/// The reviewed differences between releases, beside the version files
+/// (path under the project root; not a version file).
+pub const KNOWN_DIFFERENCES_FILE: &str = "machines/known-differences.toml";

@@ -558,7 +558,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Version>, FileError> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         // The reviewed differences between releases live beside the versions.
-        .filter(|p| !p.ends_with(crate::definitions::known_differences::FILE))
+        .filter(|p| !p.ends_with(crate::definitions::KNOWN_DIFFERENCES_FILE))
         .collect();
     paths.sort();
     for p in paths {

@@ -85,12 +85,12 @@ pub fn flash_diffs_of(
     out
 }
 
+/// A canonical state as a JSON object, field by field.
+type Fields = Map<String, Value>;
+
 /// Two canonical states in a common encoding (a v6 state compared with a v5
 /// one is projected to v5's fields), both as JSON objects.
-pub fn comparable(
-    reference: &DeviceState,
-    got: &DeviceState,
-) -> Result<(Map<String, Value>, Map<String, Value>), String> {
+pub fn comparable(reference: &DeviceState, got: &DeviceState) -> Result<(Fields, Fields), String> {
     // Across releases both sides are compared in the v5 encoding, the only
     // one both can express.
     let r = devices::project_like(reference, got);

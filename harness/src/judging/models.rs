@@ -5,8 +5,8 @@
 use crate::definitions::project::{model_of, Project};
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
+use crate::judging::outcome::TrialOutcome;
 use crate::judging::outcome::{verdict, TrialResult};
-use crate::judging::verdicts::TrialOutcome;
 use crate::running::trial::{run_reference, run_trial};
 use reports::Outcome;
 use std::sync::Arc;

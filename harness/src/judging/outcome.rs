@@ -1,6 +1,8 @@
 //! The outcome of a trial from what it observed: DESIGN.md's table as one
 //! pure function, [`judge`], with the table as its unit test.
 
+use crate::definitions::scenarios::Scenario;
+use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::judging::comparison::{flash_diffs_of, state_diffs};
 use crate::judging::expectations::loss_allowed;
@@ -9,6 +11,7 @@ use crate::running::real_trial::WHOLE_VM_REFUSED;
 use reports::results::{FlashDiff, StateDiff};
 use reports::Outcome;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// What a trial found.
 #[derive(Clone, Debug)]
@@ -42,6 +45,24 @@ impl TrialResult {
             migrate_us: 0,
             total_us: 0,
         }
+    }
+}
+
+/// One finished trial.
+#[derive(Clone, Debug)]
+pub struct TrialOutcome {
+    pub scenario: Arc<Scenario>,
+    pub chain: Vec<Arc<Version>>,
+    pub seed: u64,
+    pub ops: Vec<TrialOp>,
+    pub expected: BTreeSet<Outcome>,
+    pub result: TrialResult,
+}
+
+impl TrialOutcome {
+    /// True if the outcome is among the expected ones.
+    pub fn as_expected(&self) -> bool {
+        self.expected.contains(&self.result.outcome)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::definitions::known_differences::{Entry, Kind, FILE};
 use crate::definitions::project::Project;
 use crate::definitions::versions::Version;
 use crate::judging::behaviour::BehaviourOutcome;
-use crate::judging::verdicts::TrialOutcome;
+use crate::judging::outcome::TrialOutcome;
 use crate::running::real_trial::WHOLE_VM_REFUSED;
 use reports::results::{
     BehaviourCell, CrossRelease, KnownDifference, ObservedDifference, ReleasePairTotal,

@@ -58,12 +58,12 @@ pub enum StaticCheckError {
     Realize {
         version: String,
         device: String,
-        source: DeviceError,
+        source: Box<DeviceError>,
     },
     #[error("{version}: its dump is not JSON: {source}")]
     Dump {
         version: String,
-        source: serde_json::Error,
+        source: Box<serde_json::Error>,
     },
     #[error(transparent)]
     Check(#[from] DumpError),
@@ -75,10 +75,10 @@ pub fn version_devices(version: &Version) -> Result<Vec<Box<dyn FlashDevice>>, S
         .devices
         .iter()
         .map(|d| {
-            devices::create(&d.spec, d.backend()).map_err(|source| StaticCheckError::Realize {
+            devices::create(&d.spec, d.backend()).map_err(|e| StaticCheckError::Realize {
                 version: version.name.clone(),
                 device: d.id.clone(),
-                source,
+                source: Box::new(e),
             })
         })
         .collect()
@@ -97,9 +97,9 @@ pub fn version_dump(version: &Version) -> Result<String, StaticCheckError> {
 /// What the static checker finds for migrating version `src` to `dst`.
 pub fn check_versions(src: &Version, dst: &Version) -> Result<CheckReport, StaticCheckError> {
     let parse = |v: &Version| -> Result<serde_json::Value, StaticCheckError> {
-        serde_json::from_str(&version_dump(v)?).map_err(|source| StaticCheckError::Dump {
+        serde_json::from_str(&version_dump(v)?).map_err(|e| StaticCheckError::Dump {
             version: v.name.clone(),
-            source,
+            source: Box::new(e),
         })
     };
     Ok(check::check(&parse(src)?, &parse(dst)?, false)?)

@@ -7,29 +7,9 @@ use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::judging::expectations::expected_outcomes;
 use crate::judging::models::check_against_models;
-use crate::judging::outcome::{verdict, TrialResult};
+use crate::judging::outcome::{verdict, TrialOutcome, TrialResult};
 use crate::running::matrix::{available_chains, real_seeds, RanTrial};
-use reports::Outcome;
-use std::collections::BTreeSet;
 use std::sync::Arc;
-
-/// One finished trial.
-#[derive(Clone, Debug)]
-pub struct TrialOutcome {
-    pub scenario: Arc<Scenario>,
-    pub chain: Vec<Arc<Version>>,
-    pub seed: u64,
-    pub ops: Vec<TrialOp>,
-    pub expected: BTreeSet<Outcome>,
-    pub result: TrialResult,
-}
-
-impl TrialOutcome {
-    /// True if the outcome is among the expected ones.
-    pub fn as_expected(&self) -> bool {
-        self.expected.contains(&self.result.outcome)
-    }
-}
 
 /// Judges one trial that ran.
 pub fn judge_trial(t: RanTrial) -> TrialOutcome {

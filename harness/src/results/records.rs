@@ -4,8 +4,8 @@
 
 use crate::definitions::project::Project;
 use crate::generation::generator::TrialOp;
+use crate::judging::outcome::TrialOutcome;
 use crate::judging::verdicts::run_chain;
-use crate::judging::verdicts::TrialOutcome;
 use crate::minimizing::reproducer::{Reproducer, FORMAT};
 use crate::minimizing::shrink::shrink;
 use crate::running::board::{migrate, Board};
