@@ -8,7 +8,7 @@ use crate::definitions::project::Project;
 use crate::generation::generator::TrialOp;
 use crate::judging::verdicts::run_cells;
 use crate::running::board::{migrate, Board};
-use crate::running::trial::{run_reference, run_trial};
+
 use devices::{bus_read, bus_write, BlockBackend, DeviceSpec, FlashDevice};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -128,21 +128,8 @@ fn fork_vs_naive(project: &Project, seeds: &[u64]) -> Value {
             for seed in seeds {
                 let seq =
                     crate::generation::sequences::sequence(project, s, *seed, chain.len() - 1);
-                // Naive: the reference run, then the trial from op 0.
-                let reference =
-                    run_reference(&versions[0], &s.devices, &seq.ops).expect("reference");
-                let mut fresh = reference;
-                let mut board = Board::new(&versions[0], &s.devices).expect("board");
-                let first = seq
-                    .ops
-                    .iter()
-                    .position(|o| matches!(o, TrialOp::Migrate))
-                    .unwrap_or(0);
-                for op in &seq.ops[..first] {
-                    board.apply(op);
-                }
-                fresh.snapshots[0] = board;
-                black_box(run_trial(&versions, &s.devices, &seq.ops, &fresh));
+                // Naive: a reference run of its own per chain, then the trial.
+                black_box(crate::running::matrix::run_chain(&versions, &s.devices, &seq.ops).ok());
             }
         }
     }
@@ -183,7 +170,7 @@ fn real_trial_rates(project: &Arc<Project>, seeds: &[u64]) -> Value {
                 .num_threads(jobs)
                 .build()
                 .expect("thread pool");
-            crate::running::real_trial::TIMINGS.take();
+            crate::running::qemu_machine::TIMINGS.take();
             let start = Instant::now();
             let n: usize = pool.install(|| {
                 scenarios
@@ -209,7 +196,7 @@ fn real_trial_rates(project: &Arc<Project>, seeds: &[u64]) -> Value {
                     "trials": n,
                     "seconds": secs,
                     "trials_per_s": n as f64 / secs,
-                    "split": crate::running::real_trial::TIMINGS.take(),
+                    "split": crate::running::qemu_machine::TIMINGS.take(),
                 }),
             );
         }

@@ -7,6 +7,7 @@ use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::judging::outcome::TrialOutcome;
 use crate::judging::outcome::{verdict, TrialResult};
+use crate::running::machine::Link;
 use crate::running::trial::{run_reference, run_trial};
 use reports::Outcome;
 use std::sync::Arc;
@@ -37,7 +38,7 @@ pub fn check_against_models(project: &Project, trials: &mut [TrialOutcome]) {
         let model_run = match found {
             Some(u) => u.result.clone(),
             None => {
-                let Ok(r) = run_reference(model, &t.scenario.devices, &t.ops) else {
+                let Ok(r) = run_reference(model, &t.scenario.devices, &t.ops, Link::Shared) else {
                     continue;
                 };
                 verdict(

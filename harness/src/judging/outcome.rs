@@ -7,7 +7,6 @@ use crate::generation::generator::TrialOp;
 use crate::judging::comparison::{flash_diffs_of, state_diffs};
 use crate::judging::expectations::loss_allowed;
 use crate::running::observation::Observation;
-use crate::running::real_trial::WHOLE_VM_REFUSED;
 use reports::results::{FlashDiff, StateDiff};
 use reports::Outcome;
 use std::collections::BTreeSet;
@@ -47,6 +46,10 @@ impl TrialResult {
         }
     }
 }
+
+/// A trial's reason starts with this when the whole-VM stream was refused
+/// by another device and the flash-only stream was judged instead.
+pub const WHOLE_VM_REFUSED: &str = "whole-VM stream refused";
 
 /// One finished trial.
 #[derive(Clone, Debug)]

@@ -16,7 +16,7 @@ use crate::definitions::project::Project;
 use crate::definitions::versions::Version;
 use crate::judging::behaviour::BehaviourOutcome;
 use crate::judging::outcome::TrialOutcome;
-use crate::running::real_trial::WHOLE_VM_REFUSED;
+use crate::judging::outcome::WHOLE_VM_REFUSED;
 use reports::results::{
     BehaviourCell, CrossRelease, KnownDifference, ObservedDifference, ReleasePairTotal,
 };

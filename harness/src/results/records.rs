@@ -9,6 +9,7 @@ use crate::judging::verdicts::run_chain;
 use crate::minimizing::reproducer::{Reproducer, FORMAT};
 use crate::minimizing::shrink::shrink;
 use crate::running::board::{migrate, Board};
+use crate::running::machine::Link;
 use crate::running::trial::run_reference;
 use reports::results::{
     Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo,
@@ -124,7 +125,7 @@ pub fn op_rows(
             Err(_) => Vec::new(),
         };
     }
-    let Ok(reference) = run_reference(&chain[0], targets, ops) else {
+    let Ok(reference) = run_reference(&chain[0], targets, ops, Link::Shared) else {
         return Vec::new();
     };
     let Ok(mut board) = Board::new(&chain[0], targets) else {
@@ -157,7 +158,7 @@ pub fn op_rows(
                 Err(r) => {
                     text = format!(
                         "migrate {} -> {}: refused ({})",
-                        board.version.name, dst.name, r.reason
+                        board.version.name, dst.name, r
                     )
                 }
             }

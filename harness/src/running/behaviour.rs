@@ -6,8 +6,9 @@ use crate::definitions::project::Project;
 use crate::definitions::scenarios::Scenario;
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
-use crate::running::board::Board;
-use crate::running::real_trial::{flash_sections, WireSection};
+use crate::running::launch::start;
+use crate::running::machine::{Link, RunError, Scratch};
+use crate::running::streams::{flash_sections, WireSection};
 use devices::Storage;
 use std::sync::Arc;
 
@@ -25,37 +26,28 @@ pub struct Run {
 /// Runs `ops` on a fresh machine of `v` without migrating: a real build
 /// saves a stream at each migration marker and goes on, a model skips it.
 pub fn run_on(v: &Arc<Version>, targets: &[String], ops: &[TrialOp]) -> Result<Run, String> {
-    if v.is_real() {
-        let r = crate::running::real_trial::run_reference(v, targets, ops)
-            .map_err(|e| format!("{}: {}", v.name, e.0))?;
-        let wire = r
-            .streams()
-            .map(|s| flash_sections(v, s))
-            .collect::<Result<Vec<_>, String>>()?;
-        Ok(Run {
-            reads: r.reads,
-            arrays: r.end.arrays,
-            images: r.end.images,
-            wire,
-        })
-    } else {
-        let mut board = Board::new(v, targets)?;
-        let mut reads = Vec::new();
-        for (i, op) in ops.iter().enumerate() {
-            if matches!(op, TrialOp::Migrate) {
-                continue;
+    let scratch = Scratch::default();
+    let err = |e: RunError| format!("{}: {}", v.name, e.0);
+    let mut m = start(v, targets, Link::Shared).map_err(err)?;
+    let mut reads = Vec::new();
+    let mut wire = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        if matches!(op, TrialOp::Migrate) {
+            if v.is_real() {
+                let saved = m.save(&scratch).map_err(err)?;
+                wire.push(flash_sections(v, &saved.stream)?);
             }
-            if let Some(x) = board.apply(op) {
-                reads.push((i, x));
-            }
+        } else if let Some(x) = m.apply(op).map_err(err)? {
+            reads.push((i, x));
         }
-        Ok(Run {
-            reads,
-            arrays: board.arrays(),
-            images: board.images(),
-            wire: Vec::new(),
-        })
     }
+    let end = m.end(&scratch).map_err(err)?;
+    Ok(Run {
+        reads,
+        arrays: end.arrays,
+        images: end.images,
+        wire,
+    })
 }
 
 /// The sequence of (scenario, seed) with one hop: its migration marker is

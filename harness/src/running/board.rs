@@ -5,6 +5,8 @@
 
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
+use crate::running::machine::{Drives, Link, Refusal, RunError, Saved, Scratch, VersionMachine};
+use crate::running::observation::End;
 use devices::migration::stream::PageEncoding;
 use devices::migration::{Capability, Machine, MachineBuilder};
 use devices::{bus_read, bus_write, BlockBackend, DeviceState, FlashDevice, Storage};
@@ -19,12 +21,8 @@ pub struct Board {
     pub machine: Machine,
     /// Scenario device index → index into the machine's devices.
     pub targets: Vec<usize>,
-}
-
-/// Why a migration did not happen: the destination refused the stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refusal {
-    pub reason: String,
+    /// How it passes state to a destination.
+    pub link: Link,
 }
 
 /// Builds a version's devices for another machine type its release offers:
@@ -86,6 +84,7 @@ impl Board {
             .machine
             .with_capability(Capability::XIgnoreShared)
             .with_page_encoding(PageEncoding::Compact);
+        b.link = Link::Shared;
         Ok(b)
     }
 
@@ -125,7 +124,47 @@ impl Board {
             version: version.clone(),
             machine,
             targets,
+            link: Link::Qemu,
         })
+    }
+
+    /// A destination of `dst` opening the drives of a machine of `from`
+    /// (shared storage), with the link's capabilities; a refusal if the two
+    /// versions are not the same board.
+    pub fn opening(
+        from: &Version,
+        dst: &Arc<Version>,
+        targets: &[String],
+        drives: &[BlockBackend],
+    ) -> Result<Result<Board, Refusal>, String> {
+        if drives.len() != dst.devices.len() {
+            return Ok(Err(Refusal::NotTheSameBoard {
+                from: from.name.clone(),
+                from_devices: drives.len(),
+                to: dst.name.clone(),
+                to_devices: dst.devices.len(),
+            }));
+        }
+        let drives = drives.iter().map(|d| d.fork()).collect();
+        Board::with_images(dst, targets, Some(drives)).map(Ok)
+    }
+
+    /// A destination of `dst` on copies of the images (by device id, in
+    /// the version's order), without capabilities, as QEMU starts.
+    pub fn on_copies(
+        dst: &Arc<Version>,
+        targets: &[String],
+        images: &[(String, Vec<u8>)],
+    ) -> Result<Board, String> {
+        let backends = dst
+            .devices
+            .iter()
+            .zip(images)
+            .map(|(d, (_, bytes))| {
+                BlockBackend::memory_from(Storage::from_bytes(bytes), !d.read_only)
+            })
+            .collect();
+        Board::plain(dst, targets, Some(backends))
     }
 
     /// The devices, in registration order.
@@ -187,6 +226,7 @@ impl Board {
             version: self.version.clone(),
             machine: self.machine.fork(),
             targets: self.targets.clone(),
+            link: self.link,
         }
     }
 
@@ -216,36 +256,75 @@ impl Board {
 }
 
 /// Migrates `src` to a fresh machine of version `dst` through the migration
-/// stream: save on the source, load on a freshly realized destination. The
-/// source is never modified; on refusal the caller keeps running it.
+/// stream: save on the source, load on a freshly realized destination that
+/// opens the source's drives. The source is never modified; on refusal the
+/// caller keeps running it.
 pub fn migrate(src: &Board, dst: &Arc<Version>) -> Result<Board, Refusal> {
     let bytes = src.machine.save();
-    // The destination opens the same drives (shared storage, as QEMU's
-    // destination opens the same image files); RAM blocks carry the arrays.
-    let images: Vec<BlockBackend> = src
+    let drives: Vec<BlockBackend> = src
         .machine
         .devices
         .iter()
         .map(|d| d.backend().fork())
         .collect();
-    if images.len() != dst.devices.len() {
-        return Err(Refusal {
-            reason: format!(
-                "version {} has {} devices, {} has {}: not the same board",
-                src.version.name,
-                images.len(),
-                dst.name,
-                dst.devices.len()
-            ),
-        });
-    }
-    let mut next =
-        Board::with_images(dst, &[], Some(images)).map_err(|reason| Refusal { reason })?;
+    let mut next = match Board::opening(&src.version, dst, &[], &drives) {
+        Ok(Ok(b)) => b,
+        Ok(Err(refusal)) => return Err(refusal),
+        Err(reason) => return Err(Refusal::Model(reason)),
+    };
     next.targets = src.targets.clone();
-    match next.machine.load_into(&bytes) {
-        Ok(_) => Ok(next),
-        Err(failure) => Err(Refusal {
-            reason: failure.to_string(),
-        }),
+    next.machine.load_into(&bytes)?;
+    Ok(next)
+}
+
+impl VersionMachine for Board {
+    fn version(&self) -> &Arc<Version> {
+        &self.version
+    }
+
+    fn machine_type(&self) -> &str {
+        &self.machine.machine_type
+    }
+
+    fn apply(&mut self, op: &TrialOp) -> Result<Option<u64>, RunError> {
+        Ok(Board::apply(self, op))
+    }
+
+    fn arrays(&self) -> Option<Vec<(String, Storage)>> {
+        Some(Board::arrays(self))
+    }
+
+    fn save(&mut self, _: &Scratch) -> Result<Saved, RunError> {
+        let drives = match self.link {
+            Link::Shared => Drives::Shared(
+                self.machine
+                    .devices
+                    .iter()
+                    .map(|d| d.backend().fork())
+                    .collect(),
+            ),
+            Link::Qemu => Drives::Copied(
+                self.images()
+                    .into_iter()
+                    .map(|(id, s)| (id, s.map(|s| s.to_vec()).unwrap_or_default()))
+                    .collect(),
+            ),
+        };
+        Ok(Saved {
+            from: self.version.clone(),
+            stream: self.machine.save(),
+            drives,
+            machine_type: self.machine.machine_type.clone(),
+            arrays: Some(Board::arrays(self)),
+        })
+    }
+
+    fn end(&mut self, _: &Scratch) -> Result<End, RunError> {
+        Ok(End {
+            version: self.version.clone(),
+            arrays: Board::arrays(self),
+            images: self.images(),
+            states: Some(self.states()),
+        })
     }
 }

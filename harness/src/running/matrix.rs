@@ -8,6 +8,7 @@ use crate::definitions::project::Project;
 use crate::definitions::scenarios::Scenario;
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
+use crate::running::machine::Link;
 use crate::running::observation::Observation;
 use crate::running::trial::{run_reference, run_trial};
 use rayon::prelude::*;
@@ -38,16 +39,9 @@ pub fn run_chain(
     targets: &[String],
     ops: &[TrialOp],
 ) -> Result<Observation, String> {
-    if chain.iter().any(|v| v.is_real()) {
-        let reference = crate::running::real_trial::run_reference(&chain[0], targets, ops)
-            .map_err(|e| format!("reference run on {}: {}", chain[0].name, e.0))?;
-        Ok(crate::running::real_trial::run_trial(
-            chain, targets, ops, &reference,
-        ))
-    } else {
-        let reference = run_reference(&chain[0], targets, ops)?;
-        Ok(run_trial(chain, targets, ops, &reference))
-    }
+    let reference = run_reference(&chain[0], targets, ops, Link::for_chain(chain))
+        .map_err(|e| format!("reference run on {}: {}", chain[0].name, e.0))?;
+    Ok(run_trial(chain, targets, ops, &reference))
 }
 
 /// Runs every chain in `chains` (same hop count, same source) for one seed,
@@ -76,20 +70,17 @@ pub fn run_group<T>(
         ops: seq.ops.clone(),
         observation,
     };
+    // One reference per link: chains through a real version pass QEMU's
+    // streams, model chains share storage.
     let mut out = Vec::new();
-    if let Some(first) = real.first() {
-        // Chains through a real version (same source): one reference run,
-        // whose saved streams start every chain.
-        let source = &project.versions[first[0]];
-        let reference = crate::running::real_trial::run_reference(source, &s.devices, &seq.ops);
-        for c in &real {
+    for (chains, link) in [(&real, Link::Qemu), (&model, Link::Shared)] {
+        if chains.is_empty() {
+            continue;
+        }
+        let reference = run_reference(source, &s.devices, &seq.ops, link);
+        for c in chains {
             let observation = match &reference {
-                Ok(r) => crate::running::real_trial::run_trial(
-                    &project.chain_versions(c),
-                    &s.devices,
-                    &seq.ops,
-                    r,
-                ),
+                Ok(r) => run_trial(&project.chain_versions(c), &s.devices, &seq.ops, r),
                 Err(e) => Observation::crashed(
                     format!("reference run on {} failed: {}", source.name, e.0),
                     &[],
@@ -97,17 +88,6 @@ pub fn run_group<T>(
             };
             out.push(finish(ran(c, observation)));
         }
-    }
-    if model.is_empty() {
-        return out;
-    }
-    let reference = match run_reference(source, &s.devices, &seq.ops) {
-        Ok(r) => r,
-        Err(e) => panic!("{}: cannot realize the reference machine: {e}", source.name),
-    };
-    for c in &model {
-        let observation = run_trial(&project.chain_versions(c), &s.devices, &seq.ops, &reference);
-        out.push(finish(ran(c, observation)));
     }
     out
 }

@@ -3,9 +3,11 @@
 
 pub mod behaviour;
 pub mod board;
+pub mod launch;
+pub mod machine;
 pub mod matrix;
 pub mod modes;
 pub mod observation;
 pub mod qemu_machine;
-pub mod real_trial;
+pub mod streams;
 pub mod trial;

@@ -2,13 +2,22 @@
 //! with its flash images in files, driven by trial ops through qtest and
 //! migrated through QEMU's own stream with QMP.
 
+use crate::definitions::emulators::locate;
 use crate::definitions::versions::Version;
+use crate::definitions::versions::MODEL_PAGE_BITS;
 use crate::generation::generator::TrialOp;
 use crate::qemu::process::{qtest_args, Launch, QemuProcess};
 use crate::qemu::QemuError;
+use crate::running::board::Board;
+use crate::running::machine::{Drives, Refusal, RunError, Saved, Scratch, VersionMachine};
+use crate::running::observation::End;
+use crate::running::streams::flash_only_for;
+use devices::migration::foreign;
+use devices::Storage;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -338,5 +347,216 @@ pub fn refusal_message(stderr: &str) -> String {
         "QEMU exited without a message".into()
     } else {
         lines.join("; ")
+    }
+}
+
+/// Where real trials spend their time, summed over every trial of the
+/// process (microseconds): for `norcompat bench`.
+pub struct Timings {
+    pub start_us: AtomicU64,
+    pub ops_us: AtomicU64,
+    pub migration_us: AtomicU64,
+    pub compare_us: AtomicU64,
+    /// Creating, copying and reading image files.
+    pub images_us: AtomicU64,
+    pub ops: AtomicU64,
+    pub starts: AtomicU64,
+}
+
+/// The process-wide [`Timings`].
+pub static TIMINGS: Timings = Timings {
+    start_us: AtomicU64::new(0),
+    ops_us: AtomicU64::new(0),
+    migration_us: AtomicU64::new(0),
+    compare_us: AtomicU64::new(0),
+    images_us: AtomicU64::new(0),
+    ops: AtomicU64::new(0),
+    starts: AtomicU64::new(0),
+};
+
+impl Timings {
+    /// The sums as JSON, and resets them.
+    pub fn take(&self) -> serde_json::Value {
+        let t = |a: &AtomicU64| a.swap(0, Ordering::Relaxed);
+        serde_json::json!({
+            "start_s": t(&self.start_us) as f64 / 1e6,
+            "ops_s": t(&self.ops_us) as f64 / 1e6,
+            "migration_s": t(&self.migration_us) as f64 / 1e6,
+            "compare_s": t(&self.compare_us) as f64 / 1e6,
+            "images_s": t(&self.images_us) as f64 / 1e6,
+            "ops": t(&self.ops),
+            "qemu_starts": t(&self.starts),
+        })
+    }
+}
+
+fn timed<T>(counter: &AtomicU64, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let r = f();
+    counter.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+    r
+}
+
+fn launch_of(v: &Version, machine_type: &str) -> Result<Launch, RunError> {
+    let e = v
+        .emulator
+        .as_ref()
+        .ok_or_else(|| RunError(format!("{} is not a real emulator", v.name)))?;
+    locate(e, machine_type)
+        .map(|l| l.launch)
+        .map_err(|r| RunError(format!("{}: QEMU not usable: {r}", v.name)))
+}
+
+fn target_indices(v: &Version, targets: &[String]) -> Result<Vec<usize>, RunError> {
+    targets
+        .iter()
+        .map(|id| {
+            v.devices
+                .iter()
+                .position(|d| &d.id == id)
+                .ok_or_else(|| RunError(format!("version {} has no device '{id}'", v.name)))
+        })
+        .collect()
+}
+
+impl QemuMachine {
+    /// A fresh machine of `v` on fresh images, running its own machine type.
+    pub fn fresh(v: &Arc<Version>, targets: &[String]) -> Result<QemuMachine, RunError> {
+        let launch = launch_of(v, &v.machine_type)?;
+        let idx = target_indices(v, targets)?;
+        let images = timed(&TIMINGS.images_us, || Images::fresh(v))?;
+        TIMINGS.starts.fetch_add(1, Ordering::Relaxed);
+        Ok(timed(&TIMINGS.start_us, || {
+            QemuMachine::start(&launch, v, &v.machine_type, &idx, images, false)
+        })?)
+    }
+
+    /// A machine of `dst` that loads `stream` (of `saved`) on copies of
+    /// its images, or QEMU's refusal.
+    pub fn incoming(
+        saved: &Saved,
+        stream: &[u8],
+        dst: &Arc<Version>,
+        targets: &[String],
+        scratch: &Scratch,
+    ) -> Result<Result<QemuMachine, Refusal>, RunError> {
+        let launch = launch_of(dst, &dst.machine_type)?;
+        let idx = target_indices(dst, targets)?;
+        let copies;
+        let contents = match &saved.drives {
+            Drives::Copied(images) => images,
+            Drives::Shared(drives) => {
+                copies = dst
+                    .devices
+                    .iter()
+                    .zip(drives)
+                    .map(|(d, b)| {
+                        (
+                            d.id.clone(),
+                            b.image().map(|s| s.to_vec()).unwrap_or_default(),
+                        )
+                    })
+                    .collect();
+                &copies
+            }
+        };
+        let images = timed(&TIMINGS.images_us, || Images::with_contents(dst, contents))?;
+        let path = scratch.path()?.join("incoming.bin");
+        let bits = dst
+            .emulator
+            .as_ref()
+            .map_or(MODEL_PAGE_BITS, |e| e.target_page_bits);
+        let stream = if !saved.from.is_real() && bits != MODEL_PAGE_BITS {
+            // A model writes 4 KiB pages; this board's QEMU reads its own.
+            foreign::flash_only_with(
+                stream,
+                &|_| true,
+                &|_| true,
+                &foreign::FlashOnlyOptions {
+                    target_page_bits: Some(bits),
+                },
+            )
+            .map_err(|e| RunError(format!("re-paging the model's stream: {e}")))?
+            .stream
+        } else {
+            stream.to_vec()
+        };
+        std::fs::write(&path, &stream).map_err(|e| RunError(format!("{}: {e}", path.display())))?;
+        TIMINGS.starts.fetch_add(1, Ordering::Relaxed);
+        let mut q = timed(&TIMINGS.start_us, || {
+            QemuMachine::start(&launch, dst, &dst.machine_type, &idx, images, true)
+        })?;
+        match timed(&TIMINGS.migration_us, || q.load(&path)) {
+            Ok(()) => {
+                if saved.machine_type != q.machine_type {
+                    q.machine_type.clone_from(&saved.machine_type);
+                }
+                Ok(Ok(q))
+            }
+            Err(LoadError::Refused(reason)) => Ok(Err(Refusal::Qemu(reason))),
+            Err(LoadError::Failed(e)) => Err(e.into()),
+        }
+    }
+}
+
+impl VersionMachine for QemuMachine {
+    fn version(&self) -> &Arc<Version> {
+        &self.version
+    }
+
+    fn machine_type(&self) -> &str {
+        &self.machine_type
+    }
+
+    fn apply(&mut self, op: &TrialOp) -> Result<Option<u64>, RunError> {
+        TIMINGS.ops.fetch_add(1, Ordering::Relaxed);
+        Ok(timed(&TIMINGS.ops_us, || QemuMachine::apply(self, op))?)
+    }
+
+    fn arrays(&self) -> Option<Vec<(String, Storage)>> {
+        None
+    }
+
+    /// Stops, migrates to a file and continues (QEMU may `cont` after a
+    /// completed migration).
+    fn save(&mut self, scratch: &Scratch) -> Result<Saved, RunError> {
+        let path = scratch.path()?.join("stream.bin");
+        let stream = timed(&TIMINGS.migration_us, || QemuMachine::save(self, &path))?;
+        let images = timed(&TIMINGS.images_us, || self.images.read())?;
+        self.resume()?;
+        Ok(Saved {
+            from: self.version.clone(),
+            stream,
+            drives: Drives::Copied(images),
+            machine_type: self.machine_type.clone(),
+            arrays: None,
+        })
+    }
+
+    /// The arrays are the RAM blocks of a final stream (the machine stays
+    /// stopped); canonical states are not shown.
+    fn end(&mut self, scratch: &Scratch) -> Result<End, RunError> {
+        let path = scratch.path()?.join("end.bin");
+        let stream = timed(&TIMINGS.compare_us, || QemuMachine::save(self, &path))?;
+        let images = timed(&TIMINGS.images_us, || self.images.read())?;
+        let v = self.version.clone();
+        let arrays = timed(&TIMINGS.compare_us, || {
+            let flash = flash_only_for(&v, &stream).map_err(RunError)?;
+            let mut model = Board::on_copies(&v, &[], &images).map_err(RunError)?;
+            model
+                .machine
+                .load_into(&flash)
+                .map_err(|e| RunError(format!("reading the final stream of {}: {e}", v.name)))?;
+            Ok::<_, RunError>(model.arrays())
+        })?;
+        Ok(End {
+            version: v,
+            arrays,
+            images: images
+                .into_iter()
+                .map(|(id, b)| (id, Some(Storage::from_bytes(&b))))
+                .collect(),
+            states: None,
+        })
     }
 }

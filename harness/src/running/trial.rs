@@ -1,51 +1,78 @@
-//! Trials of models: run a sequence on the source version, migrate at the
-//! marked points along a chain of versions and continue, starting from forks
-//! of the reference run (the sequence without migrating). The observation
-//! keeps both runs' reads and ends for judging.
+//! Trials: run a sequence on the source version, migrate at the marked
+//! points along a chain of versions and continue. The reference run (the
+//! sequence on the source without migrating) saves the state at every
+//! migration point and goes on, so every chain of a (scenario, seed) starts
+//! from its saved states. Machines are reached only through the version
+//! interface (`running::machine`): models and real QEMU alike, and streams
+//! cross between them in every direction. The observation keeps both runs'
+//! reads and ends for judging.
 
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
-use crate::running::board::{migrate, Board};
+use crate::running::launch::{load, start};
+use crate::running::machine::{Link, RunError, Saved, Scratch, VersionMachine};
 use crate::running::observation::{End, Hop, Observation, Observed};
+use devices::Storage;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The reference run: the sequence on the source version without migrating,
-/// with snapshots at every migration point so trials start from a fork
-/// instead of re-running the prefix.
+/// The reference run on the chain's source.
 pub struct Reference {
     pub reads: Vec<(usize, u64)>,
-    /// Board snapshot at each migration marker (in order).
-    pub snapshots: Vec<Board>,
-    /// The board at the end.
-    pub end: Board,
+    /// The state saved at each migration marker, in order.
+    pub points: Vec<Saved>,
+    pub end: End,
+    /// How the trials from this reference pass state on.
+    pub link: Link,
 }
 
-/// Runs the reference for `ops` on `source`.
+impl Reference {
+    /// The stream saved at each migration point, in order.
+    pub fn streams(&self) -> impl Iterator<Item = &[u8]> {
+        self.points.iter().map(|p| p.stream.as_slice())
+    }
+}
+
+/// Runs the reference for `ops` on `source`: its reads, the state saved at
+/// every migration point, and its end.
 pub fn run_reference(
     source: &Arc<Version>,
     targets: &[String],
     ops: &[TrialOp],
-) -> Result<Reference, String> {
-    let mut board = Board::new(source, targets)?;
+    link: Link,
+) -> Result<Reference, RunError> {
+    let scratch = Scratch::default();
+    let mut m = start(source, targets, link)?;
     let mut reads = Vec::new();
-    let mut snapshots = Vec::new();
+    let mut points = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         if matches!(op, TrialOp::Migrate) {
-            snapshots.push(board.fork());
-        } else if let Some(v) = board.apply(op) {
+            points.push(m.save(&scratch)?);
+        } else if let Some(v) = m.apply(op)? {
             reads.push((i, v));
         }
     }
+    let end = visible(m.end(&scratch)?, link);
     Ok(Reference {
         reads,
-        snapshots,
-        end: board,
+        points,
+        end,
+        link,
     })
 }
 
-/// Runs one trial along `chain` from the reference's snapshots.
+/// What the oracle compares of an end: through QEMU's link, what QEMU can
+/// show (canonical states are left out on either side).
+fn visible(mut end: End, link: Link) -> End {
+    if link == Link::Qemu {
+        end.states = None;
+    }
+    end
+}
+
+/// Runs one trial along `chain` from the reference's saved states. A panic
+/// or a failing machine is a `crashed` observation.
 pub fn run_trial(
     chain: &[Arc<Version>],
     targets: &[String],
@@ -57,7 +84,8 @@ pub fn run_trial(
         run_trial_inner(chain, targets, ops, reference)
     }));
     let r = match result {
-        Ok(r) => r,
+        Ok(Ok(r)) => r,
+        Ok(Err(RunError(reason))) => Observation::crashed(reason, &reference.reads),
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
@@ -75,88 +103,121 @@ fn run_trial_inner(
     targets: &[String],
     ops: &[TrialOp],
     reference: &Reference,
-) -> Observation {
-    let first = ops.iter().position(|o| matches!(o, TrialOp::Migrate));
-    let mut board = match first {
-        Some(_) => reference.snapshots[0].fork(),
-        None => Board::new(&chain[0], targets).expect("reference board was realized"),
-    };
-    let start = first.unwrap_or(0);
+) -> Result<Observation, RunError> {
+    let scratch = Scratch::default();
+    let start = ops
+        .iter()
+        .position(|o| matches!(o, TrialOp::Migrate))
+        .unwrap_or(ops.len());
     let mut reads: Vec<(usize, u64)> = reference
         .reads
         .iter()
         .copied()
         .filter(|(i, _)| *i < start)
         .collect();
+    // `None` while the machine is still the untouched source: its state at
+    // every point is the reference's.
+    let mut current: Option<Box<dyn VersionMachine>> = None;
+    let mut at = chain[0].clone();
+    let machine_type = chain[0].machine_type.clone();
     let mut hop = 0;
-    let mut refusals = Vec::new();
-    let mut lost_at: Option<String> = None;
     let mut loaded = Vec::new();
+    let mut refusals = Vec::new();
+    let mut whole_vm = Vec::new();
+    let mut lost_at: Option<String> = None;
     let mut migrate_us = 0;
     for (i, op) in ops.iter().enumerate().skip(start) {
-        if matches!(op, TrialOp::Migrate) {
-            hop += 1;
-            let dst = &chain[hop.min(chain.len() - 1)];
-            let t = Instant::now();
-            let res = migrate(&board, dst);
-            migrate_us += t.elapsed().as_micros() as u64;
-            match res {
-                Ok(next) => {
-                    // Data is never lost: the array right after loading must
-                    // equal the source's at the moment it was saved.
-                    if lost_at.is_none() {
-                        for ((id, a), (_, b)) in board.arrays().iter().zip(next.arrays().iter()) {
-                            if let Some(page) = b.dirty_pages(a).first() {
-                                let (pa, pb) = (a.page_bytes(*page), b.page_bytes(*page));
-                                let at = pa.iter().zip(&pb).position(|(x, y)| x != y).unwrap_or(0);
-                                let off = (*page * devices::storage::PAGE_SIZE + at) as u64;
-                                lost_at = Some(format!(
-                                    "flash contents of '{id}' lost in migration {} -> {} at op {i}: byte {off:#x} is {:#04x} on the destination, {:#04x} on the source",
-                                    board.version.name, dst.name, pb.get(at).copied().unwrap_or(0), pa.get(at).copied().unwrap_or(0)
-                                ));
-                                break;
-                            }
-                        }
-                    }
-                    loaded.push(Hop {
-                        from: board.version.clone(),
-                        to: dst.clone(),
-                    });
-                    board = next;
+        if !matches!(op, TrialOp::Migrate) {
+            if let Some(m) = current.as_mut() {
+                if let Some(v) = m.apply(op)? {
+                    reads.push((i, v));
                 }
-                // No op index here: reasons are grouped by text in reports
-                // (the op sequence shows where the migration was).
-                Err(r) => refusals.push(format!(
-                    "{} -> {} refused: {}",
-                    board.version.name, dst.name, r.reason
-                )),
+            } else if let Some(r) = reference.reads.iter().find(|(j, _)| *j == i) {
+                reads.push(*r);
             }
-        } else if let Some(v) = board.apply(op) {
-            reads.push((i, v));
+            continue;
         }
+        hop += 1;
+        let dst = &chain[hop.min(chain.len() - 1)];
+        let t = Instant::now();
+        let owned;
+        let saved = match current.as_mut() {
+            None => &reference.points[hop - 1],
+            Some(m) => {
+                owned = m.save(&scratch)?;
+                &owned
+            }
+        };
+        let l = load(saved, dst, targets, &scratch)?;
+        if let Some(reason) = l.whole_vm_refused {
+            whole_vm.push(format!("{} -> {}: {reason}", at.name, dst.name));
+        }
+        match l.result {
+            Ok(next) => {
+                // Data is never lost: the array right after loading must
+                // equal the source's at the moment it was saved.
+                if lost_at.is_none() {
+                    if let (Some(a), Some(b)) = (&saved.arrays, next.arrays()) {
+                        lost_at = lost_contents(a, &b).map(|(id, off, x, y)| {
+                            format!(
+                                "flash contents of '{id}' lost in migration {} -> {} at op {i}: byte {off:#x} is {y:#04x} on the destination, {x:#04x} on the source",
+                                at.name, dst.name
+                            )
+                        });
+                    }
+                }
+                loaded.push(Hop {
+                    from: at.clone(),
+                    to: dst.clone(),
+                });
+                at = dst.clone();
+                current = Some(next);
+            }
+            // The source continues (while it is the untouched source, it
+            // is the reference run itself). No op index here: reasons are
+            // grouped by text in reports (the op sequence shows where the
+            // migration was).
+            Err(reason) => refusals.push(format!("{} -> {} refused: {reason}", at.name, dst.name)),
+        }
+        migrate_us += t.elapsed().as_micros() as u64;
     }
-
-    Observation::Ran(Box::new(Observed {
+    let end = match current.as_mut() {
+        Some(m) => visible(m.end(&scratch)?, reference.link),
+        None => reference.end.clone(),
+    };
+    Ok(Observation::Ran(Box::new(Observed {
         reads,
         reference_reads: reference.reads.clone(),
-        machine_type: board.machine.machine_type.clone(),
+        machine_type,
         loaded,
         refusals,
-        whole_vm_refusals: Vec::new(),
+        whole_vm_refusals: whole_vm,
         lost_at,
-        reference_end: end_of(&reference.end),
-        end: end_of(&board),
+        reference_end: reference.end.clone(),
+        end,
         migrate_us,
         total_us: 0,
-    }))
+    })))
 }
 
-/// What a model machine holds: arrays, images and canonical states.
-pub fn end_of(board: &Board) -> End {
-    End {
-        version: board.version.clone(),
-        arrays: board.arrays(),
-        images: board.images(),
-        states: Some(board.states()),
+/// The first byte where `after` (arrays by device id) differs from
+/// `before`: (device, offset, byte before, byte after).
+fn lost_contents(
+    before: &[(String, Storage)],
+    after: &[(String, Storage)],
+) -> Option<(String, u64, u8, u8)> {
+    for ((id, a), (_, b)) in before.iter().zip(after) {
+        if let Some(page) = b.dirty_pages(a).first() {
+            let (pa, pb) = (a.page_bytes(*page), b.page_bytes(*page));
+            let at = pa.iter().zip(&pb).position(|(x, y)| x != y).unwrap_or(0);
+            let off = (*page * devices::storage::PAGE_SIZE + at) as u64;
+            return Some((
+                id.clone(),
+                off,
+                pa.get(at).copied().unwrap_or(0),
+                pb.get(at).copied().unwrap_or(0),
+            ));
+        }
     }
+    None
 }
