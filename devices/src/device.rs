@@ -3,9 +3,9 @@
 
 use crate::backend::{BackendError, BlockBackend};
 use crate::clock::Nanos;
-use crate::migration::{SavedSection, SectionValue, VmStateEntry};
 use crate::props::PropError;
 use crate::storage::Storage;
+use crate::vmstate::{SavedSection, SectionValue, VmStateEntry};
 use serde::{Deserialize, Serialize};
 
 /// Largest single MMIO access the flash regions accept (QEMU's default
@@ -90,7 +90,7 @@ pub trait FlashDevice: Send + Sync + std::fmt::Debug {
     /// The destination's virtual clock restarts at 0, as under qtest.
     fn migrated(&self) -> Box<dyn FlashDevice>;
 
-    // Migration (QEMU's VMState registration and hooks; see `crate::migration`).
+    // Migration (QEMU's VMState registration and hooks; see `crate::vmstate`).
     // There are deliberately no defaults: a device type without a decision
     // about its migration state does not compile.
 

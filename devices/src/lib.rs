@@ -10,6 +10,7 @@ pub mod props;
 pub mod storage;
 pub mod v5;
 pub mod v6;
+pub mod vmstate;
 
 pub use backend::BlockBackend;
 pub use device::{bus_read, bus_write, DeviceError, DeviceState, FlashDevice};

@@ -24,9 +24,8 @@
 //! same messages. QEMU's per-device field rename table lists no flash device
 //! and is not carried.
 
-use super::vmstate::{FieldDesc, VmStateDescription};
-use super::EntryRole;
 use crate::device::FlashDevice;
+use crate::vmstate::{EntryRole, FieldDesc, VmStateDescription};
 use serde_json::Value;
 use std::fmt::Write as _;
 

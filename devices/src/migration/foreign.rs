@@ -25,7 +25,6 @@
 //! `RAM_SAVE_FLAG_MULTIFD_FLUSH` and `MIG_CMD_SWITCHOVER_START` come from
 //! QEMU 8.x/10.0.
 
-use super::error::LoadError;
 use super::stream::{
     Capability, CONFIGURATION, CONFIGURATION_CAPABILITIES, CONFIGURATION_TARGET_PAGE_BITS,
     QEMU_VM_CONFIGURATION, QEMU_VM_EOF, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION,
@@ -34,13 +33,14 @@ use super::stream::{
     RAM_SAVE_FLAG_CONTINUE, RAM_SAVE_FLAG_EOS, RAM_SAVE_FLAG_MEM_SIZE, RAM_SAVE_FLAG_PAGE,
     RAM_SAVE_FLAG_XBZRLE, RAM_SAVE_FLAG_ZERO, RAM_VERSION,
 };
-use super::vmstate::{
-    self, FieldKind, FieldValue, SectionCtx, SectionValue, VmStateDescription, QEMU_VM_SUBSECTION,
-};
-use super::wire::{Reader, Writer};
 use crate::backend::BlockBackend;
 use crate::props::DeviceSpec;
 use crate::storage::Storage;
+use crate::vmstate::wire::{Reader, Writer};
+use crate::vmstate::{
+    self, FieldKind, FieldValue, LoadError, SectionCtx, SectionValue, VmStateDescription,
+    QEMU_VM_SUBSECTION,
+};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;

@@ -2,12 +2,14 @@
 //! command byte with a legacy encoding (0x00 on the old wire, 0xFF live), a
 //! counter, an optional staging buffer sent in a subsection, and an array.
 
-use super::{FieldDesc, FieldKind, FieldValue, Hooks, SubsectionDesc, VmStateDescription};
-use super::{SavedSection, SectionValue, VmStateEntry};
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
 use crate::device::{DeviceState, FlashDevice};
 use crate::storage::Storage;
+use crate::vmstate::{
+    FieldDesc, FieldKind, FieldValue, Hooks, SavedSection, SectionValue, SubsectionDesc,
+    VmStateDescription, VmStateEntry,
+};
 
 pub const MOCK: &str = "mock";
 pub const MOCK_OLD: &str = "mock_old";

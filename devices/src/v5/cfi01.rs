@@ -350,11 +350,11 @@ impl FlashDevice for PflashCfi01 {
         Box::new(dst)
     }
 
-    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+    fn vmstate_entries(&self) -> Vec<crate::vmstate::VmStateEntry> {
         self.migration_entries()
     }
 
-    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+    fn save_vmstate(&self) -> Vec<crate::vmstate::SavedSection> {
         self.migration_save()
     }
 
@@ -362,7 +362,7 @@ impl FlashDevice for PflashCfi01 {
         &mut self,
         idstr: &str,
         _version: u32,
-        value: &crate::migration::SectionValue,
+        value: &crate::vmstate::SectionValue,
     ) -> Result<(), String> {
         self.migration_load(idstr, value)
     }

@@ -336,11 +336,11 @@ impl FlashDevice for PflashCfi02 {
 
     /// No VMState at all (§15): nothing registers, so a stream never carries
     /// a section for this device and only its RAM block migrates.
-    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+    fn vmstate_entries(&self) -> Vec<crate::vmstate::VmStateEntry> {
         Vec::new()
     }
 
-    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+    fn save_vmstate(&self) -> Vec<crate::vmstate::SavedSection> {
         Vec::new()
     }
 
@@ -348,7 +348,7 @@ impl FlashDevice for PflashCfi02 {
         &mut self,
         idstr: &str,
         _version: u32,
-        _value: &crate::migration::SectionValue,
+        _value: &crate::vmstate::SectionValue,
     ) -> Result<(), String> {
         // Unreachable through a stream: nothing is registered to match.
         Err(format!("{TYPE_NAME} has no VMState (section '{idstr}')"))

@@ -731,11 +731,11 @@ impl ParallelNorDevice for ParallelNorCfi01Flash {
         DeviceState::Cfi01V6(state)
     }
 
-    fn sections(&self) -> Vec<crate::migration::VmStateEntry> {
+    fn sections(&self) -> Vec<crate::vmstate::VmStateEntry> {
         self.migration_entries()
     }
 
-    fn save_sections(&self) -> Vec<crate::migration::SavedSection> {
+    fn save_sections(&self) -> Vec<crate::vmstate::SavedSection> {
         self.migration_save()
     }
 
@@ -743,7 +743,7 @@ impl ParallelNorDevice for ParallelNorCfi01Flash {
         &mut self,
         idstr: &str,
         _version: u32,
-        value: &crate::migration::SectionValue,
+        value: &crate::vmstate::SectionValue,
     ) -> Result<(), String> {
         self.migration_load(idstr, value)
     }

@@ -823,11 +823,11 @@ impl ParallelNorDevice for ParallelNorCfi02Flash {
         DeviceState::Cfi02V6(state)
     }
 
-    fn sections(&self) -> Vec<crate::migration::VmStateEntry> {
+    fn sections(&self) -> Vec<crate::vmstate::VmStateEntry> {
         self.migration_entries()
     }
 
-    fn save_sections(&self) -> Vec<crate::migration::SavedSection> {
+    fn save_sections(&self) -> Vec<crate::vmstate::SavedSection> {
         self.migration_save()
     }
 
@@ -835,7 +835,7 @@ impl ParallelNorDevice for ParallelNorCfi02Flash {
         &mut self,
         idstr: &str,
         _version: u32,
-        value: &crate::migration::SectionValue,
+        value: &crate::vmstate::SectionValue,
     ) -> Result<(), String> {
         self.migration_load(idstr, value)
     }

@@ -14,9 +14,9 @@ use super::nor_flash::{NorFlash, TimerOwner};
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
 use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
-use crate::migration::{SavedSection, SectionValue, VmStateEntry};
 use crate::props::{PropDef, PropKind, PropValue};
 use crate::storage::Storage;
+use crate::vmstate::{SavedSection, SectionValue, VmStateEntry};
 
 /// QOM-style name of this abstract level.
 pub const TYPE_NAME: &str = "parallel-nor-flash";
