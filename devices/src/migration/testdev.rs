@@ -4,7 +4,7 @@
 
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
-use crate::device::{DeviceState, FlashDevice};
+use crate::device::FlashDevice;
 use crate::storage::Storage;
 use crate::vmstate::{
     FieldDesc, FieldKind, FieldValue, Hooks, SavedSection, SectionValue, SubsectionDesc,
@@ -148,8 +148,8 @@ impl FlashDevice for MockDevice {
     fn ram_block_name(&self) -> &str {
         &self.m.name
     }
-    fn state(&self) -> DeviceState {
-        unreachable!("the mock has no canonical state")
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
     fn fork(&self) -> Box<dyn FlashDevice> {
         Box::new(MockDevice {

@@ -32,7 +32,7 @@ pub use config::{Config, MAX_ARRAY_LEN, PROPERTIES};
 
 use crate::backend::BlockBackend;
 use crate::clock::{Nanos, VirtualClock};
-use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
+use crate::device::{mask, DeviceError, FlashDevice};
 use crate::storage::Storage;
 use commands::*;
 use schemars::JsonSchema;
@@ -154,7 +154,7 @@ impl PflashCfi01 {
         self.ro
     }
 
-    /// The canonical state (what [`FlashDevice::state`] wraps).
+    /// The canonical state (what [`crate::DeviceState::Cfi01V5`] wraps).
     pub fn to_state(&self) -> State {
         let open = self.blk_offset != NO_BLOCK_OPEN;
         State {
@@ -306,8 +306,8 @@ impl FlashDevice for PflashCfi01 {
         &self.config.name
     }
 
-    fn state(&self) -> DeviceState {
-        DeviceState::Cfi01V5(self.to_state())
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn fork(&self) -> Box<dyn FlashDevice> {

@@ -20,7 +20,7 @@ pub use config::{Region, MAX_ERASE_REGIONS, PROPERTIES};
 
 use crate::backend::BlockBackend;
 use crate::clock::{Nanos, Timer, VirtualClock};
-use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
+use crate::device::{mask, DeviceError, FlashDevice};
 use crate::storage::Storage;
 use config::Config;
 use protocol::{cmd, wcycle};
@@ -308,8 +308,8 @@ impl FlashDevice for PflashCfi02 {
         &self.config.name
     }
 
-    fn state(&self) -> DeviceState {
-        DeviceState::Cfi02V5(self.canonical_state())
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn fork(&self) -> Box<dyn FlashDevice> {

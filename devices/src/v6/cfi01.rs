@@ -22,7 +22,7 @@ use super::parallel::{
     PROP_DEVICE_WIDTH, PROP_MAX_DEVICE_WIDTH, PROP_WIDTH,
 };
 use crate::backend::BlockBackend;
-use crate::device::{DeviceError, DeviceState};
+use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -725,10 +725,6 @@ impl ParallelNorDevice for ParallelNorCfi01Flash {
 
     fn restore(&mut self, state: &State) {
         self.from_state(state);
-    }
-
-    fn tagged(state: State) -> DeviceState {
-        DeviceState::Cfi01V6(state)
     }
 
     fn sections(&self) -> Vec<crate::vmstate::VmStateEntry> {

@@ -24,7 +24,7 @@ use super::parallel::{
 };
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
-use crate::device::{DeviceError, DeviceState};
+use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -817,10 +817,6 @@ impl ParallelNorDevice for ParallelNorCfi02Flash {
 
     fn restore(&mut self, state: &State) {
         self.from_state(state);
-    }
-
-    fn tagged(state: State) -> DeviceState {
-        DeviceState::Cfi02V6(state)
     }
 
     fn sections(&self) -> Vec<crate::vmstate::VmStateEntry> {

@@ -13,7 +13,7 @@
 use super::nor_flash::{NorFlash, TimerOwner};
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
-use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
+use crate::device::{mask, DeviceError, FlashDevice};
 use crate::props::{PropDef, PropKind, PropValue};
 use crate::storage::Storage;
 use crate::vmstate::{SavedSection, SectionValue, VmStateEntry};
@@ -382,8 +382,6 @@ pub trait ParallelNorDevice: Clone + std::fmt::Debug + Send + Sync + 'static {
     fn snapshot(&self) -> Self::State;
     /// Restores the canonical state (timers re-armed from now).
     fn restore(&mut self, state: &Self::State);
-    /// The state as a [`DeviceState`].
-    fn tagged(state: Self::State) -> DeviceState;
     /// The sections the device registers ([`FlashDevice::vmstate_entries`]).
     fn sections(&self) -> Vec<VmStateEntry>;
     /// The wire copies of the sections it emits ([`FlashDevice::save_vmstate`]).
@@ -467,8 +465,8 @@ impl<D: ParallelNorDevice> FlashDevice for D {
         self.parallel().nor().name()
     }
 
-    fn state(&self) -> DeviceState {
-        D::tagged(self.snapshot())
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn fork(&self) -> Box<dyn FlashDevice> {

@@ -2,7 +2,8 @@
 //! drives, byte order and the device interface (spec §2–§5, §13).
 
 use super::*;
-use crate::device::{DeviceError, DeviceState};
+use crate::catalogue::DeviceState;
+use crate::device::DeviceError;
 use crate::props::{PropKind, PropValue};
 use crate::v5::cfi01::PROPERTIES;
 
@@ -143,7 +144,7 @@ fn realize_defaults_max_device_width_and_sets_initial_state() {
             blk_bytes: None,
         }
     );
-    assert_eq!(d.state(), DeviceState::Cfi01V5(s));
+    assert_eq!(DeviceState::of(&d), Some(DeviceState::Cfi01V5(s)));
 }
 
 #[test]
@@ -346,7 +347,7 @@ fn canonical_state_serializes_to_json_and_back() {
     let mut d = virt();
     wr(&mut d, 0, 4, 0xE8);
     wr(&mut d, 0, 4, 1);
-    let s = d.state();
+    let s = DeviceState::of(&d).unwrap();
     let json = serde_json::to_string(&s).expect("serializes");
     assert!(json.contains("\"type\":\"cfi.pflash01\""), "{json}");
     let back: DeviceState = serde_json::from_str(&json).expect("deserializes");
