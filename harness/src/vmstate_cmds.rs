@@ -6,8 +6,8 @@
 
 use crate::cli::CliError;
 use crate::machines::{find_version, load_version, Version};
+use devices::catalogue::compat;
 use devices::migration::check::{self, CheckReport};
-use devices::migration::compat;
 use devices::{BlockBackend, DeviceSpec, FlashDevice};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,10 @@
 //! streams ([`crate::migration`]). It creates a device from its type name
 //! ([`create`]), lists the known types and their QOM-style parents, and gives
 //! any device's canonical state as one comparable value ([`DeviceState`],
-//! read with `dev.state()` on a `dyn FlashDevice`).
+//! read with `dev.state()` on a `dyn FlashDevice`). [`compat`] holds the
+//! releases, the machine types they offer and their compat properties.
 
+pub mod compat;
 mod state;
 
 pub use state::{project_like, state_schema, to_v5, DeviceState};

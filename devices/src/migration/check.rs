@@ -42,8 +42,8 @@ pub const MAX_EXIT: usize = 255;
 pub const SECTION_RENAMES: &[(&str, &str)] = &[
     ("ICH9 LPC", "ICH9-LPC"),
     ("e1000-82540em", "e1000"),
-    ("cfi.pflash01", super::compat::V6_CFI01_TYPE),
-    ("cfi.pflash02", super::compat::V6_CFI02_TYPE),
+    ("cfi.pflash01", crate::catalogue::compat::V6_CFI01_TYPE),
+    ("cfi.pflash02", crate::catalogue::compat::V6_CFI02_TYPE),
 ];
 
 /// The dump entry of one device type.

@@ -9,11 +9,10 @@
 //!
 //! What the streams carry (state descriptions, section values, the wire
 //! primitives and the load errors) is [`crate::vmstate`], below the devices;
-//! machine types and their compat properties are in [`crate::migration::compat`].
+//! machine types and their compat properties are in [`crate::catalogue::compat`].
 //! Devices take part through the migration methods of [`crate::FlashDevice`].
 
 pub mod check;
-pub mod compat;
 pub mod foreign;
 pub mod stream;
 #[cfg(test)]

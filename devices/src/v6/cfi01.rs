@@ -18,8 +18,9 @@ use super::nor_flash::{
     NorFlash, NAME_NOT_SPECIFIED, PROP_IDS, PROP_NAME, PROP_NUM_BLOCKS,
 };
 use super::parallel::{
-    BusConfig, BusGeometry, Endianness, ParallelNorDevice, ParallelNorFlash, PROP_BIG_ENDIAN_BOOL,
-    PROP_DEVICE_WIDTH, PROP_MAX_DEVICE_WIDTH, PROP_WIDTH,
+    BusConfig, BusGeometry, Endianness, ParallelNorDevice, ParallelNorFlash, LEGACY_MIGRATION_PROP,
+    LEGACY_MIGRATION_PROP_DEF, PROP_BIG_ENDIAN_BOOL, PROP_DEVICE_WIDTH, PROP_MAX_DEVICE_WIDTH,
+    PROP_WIDTH,
 };
 use crate::backend::BlockBackend;
 use crate::device::DeviceError;
@@ -62,7 +63,7 @@ pub const PROPS: &[PropDef] = &[
     PROP_IDS[3],
     PROP_NAME,
     PROP_OLD_MULTIPLE_CHIP_HANDLING,
-    crate::migration::compat::LEGACY_MIGRATION_PROP_DEF,
+    LEGACY_MIGRATION_PROP_DEF,
 ];
 
 /// Intel/Sharp commands (first bus cycle), with their CFI command bytes.
@@ -313,7 +314,7 @@ impl ParallelNorCfi01Flash {
                 secure: v.bool("secure"),
                 old_multiple_chip_handling: v.bool("old-multiple-chip-handling"),
                 writeblock_size: 0,
-                legacy_migration: v.bool(crate::migration::compat::LEGACY_MIGRATION_PROP),
+                legacy_migration: v.bool(LEGACY_MIGRATION_PROP),
             },
             cfi: Vec::new(),
             wcycle: 0,

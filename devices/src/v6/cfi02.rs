@@ -19,8 +19,8 @@ use super::nor_flash::{
     PROP_REGION_NUM_BLOCKS, PROP_REGION_SECTOR_LENGTH,
 };
 use super::parallel::{
-    BusConfig, BusGeometry, Endianness, ParallelNorDevice, ParallelNorFlash, PROP_BIG_ENDIAN_U8,
-    PROP_MAPPINGS, PROP_WIDTH,
+    BusConfig, BusGeometry, Endianness, ParallelNorDevice, ParallelNorFlash, LEGACY_MIGRATION_PROP,
+    LEGACY_MIGRATION_PROP_DEF, PROP_BIG_ENDIAN_U8, PROP_MAPPINGS, PROP_WIDTH,
 };
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
@@ -70,7 +70,7 @@ pub const PROPS: &[PropDef] = &[
     PROP_UNLOCK_ADDR0,
     PROP_UNLOCK_ADDR1,
     PROP_NAME,
-    crate::migration::compat::LEGACY_MIGRATION_PROP_DEF,
+    LEGACY_MIGRATION_PROP_DEF,
 ];
 
 /// Command addresses are compared on 11 bits (§4, quirk §14.7).
@@ -389,7 +389,7 @@ impl ParallelNorCfi02Flash {
                     v.int("unlock-addr0") as u16 & COMMAND_ADDR_MASK,
                     v.int("unlock-addr1") as u16 & COMMAND_ADDR_MASK,
                 ],
-                legacy_migration: v.bool(crate::migration::compat::LEGACY_MIGRATION_PROP),
+                legacy_migration: v.bool(LEGACY_MIGRATION_PROP),
             },
             cfi: Vec::new(),
             cycle: Cycle::Read,

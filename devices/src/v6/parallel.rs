@@ -25,6 +25,19 @@ pub const TYPE_NAME: &str = "parallel-nor-flash";
 /// (legacy cfi01 and every cfi02 query): answers repeat every 256 bytes.
 pub const QUERY_OFFSET_MASK: u64 = 0xFF;
 
+/// `x-legacy-migration`: the v6 flash migrates as its v5 counterpart (QEMU
+/// style: `x-` prefix, default off). The compat machine type `nor-5.0` sets it
+/// on `parallel-nor-flash`, so every v6 flash type gets it.
+pub const LEGACY_MIGRATION_PROP: &str = "x-legacy-migration";
+
+/// The declaration of [`LEGACY_MIGRATION_PROP`] on the v6 flash types.
+pub const LEGACY_MIGRATION_PROP_DEF: PropDef = PropDef {
+    name: LEGACY_MIGRATION_PROP,
+    kind: PropKind::Bool,
+    default: Some(PropValue::Bool(false)),
+    doc: "migrate as the v5 device (machine type nor-5.0): emit only what v5 loads",
+};
+
 /// `width`: bank width in bytes (u8 on every device).
 pub const PROP_WIDTH: PropDef = u8_prop("width", "bank (bus) width in bytes");
 
