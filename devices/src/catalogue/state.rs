@@ -31,9 +31,9 @@ impl DeviceState {
     pub fn of(dev: &dyn FlashDevice) -> Option<DeviceState> {
         let any = dev.as_any();
         let state = if let Some(d) = any.downcast_ref::<v5::cfi01::PflashCfi01>() {
-            DeviceState::Cfi01V5(d.to_state())
+            DeviceState::Cfi01V5(d.state())
         } else if let Some(d) = any.downcast_ref::<v5::cfi02::PflashCfi02>() {
-            DeviceState::Cfi02V5(d.canonical_state())
+            DeviceState::Cfi02V5(d.state())
         } else if let Some(d) = any.downcast_ref::<v6::cfi01::ParallelNorCfi01Flash>() {
             DeviceState::Cfi01V6(d.state())
         } else if let Some(d) = any.downcast_ref::<v6::cfi02::ParallelNorCfi02Flash>() {

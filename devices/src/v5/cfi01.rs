@@ -155,7 +155,7 @@ impl PflashCfi01 {
     }
 
     /// The canonical state (what [`crate::DeviceState::Cfi01V5`] wraps).
-    pub fn to_state(&self) -> State {
+    pub fn state(&self) -> State {
         let open = self.blk_offset != NO_BLOCK_OPEN;
         State {
             wcycle: self.wcycle,
@@ -171,7 +171,7 @@ impl PflashCfi01 {
     /// Restores a canonical state into this realized device (same
     /// configuration). `blk_bytes`, when given, is cut or zero-padded to this
     /// device's `writeblock_size`; when absent the buffer is left as it is.
-    pub fn from_state(&mut self, state: &State) {
+    pub fn set_state(&mut self, state: &State) {
         self.wcycle = state.wcycle;
         self.cmd = state.cmd;
         self.status = state.status;

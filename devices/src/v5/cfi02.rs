@@ -174,7 +174,7 @@ impl PflashCfi02 {
     }
 
     /// The canonical state.
-    pub fn canonical_state(&self) -> State {
+    pub fn state(&self) -> State {
         let r = &self.regs;
         State {
             wcycle: r.wcycle,
@@ -193,7 +193,7 @@ impl PflashCfi02 {
     /// Restores a canonical state into this device (same configuration);
     /// a pending timer is re-armed at now + remaining. A remaining time of 0
     /// is armed 1 ns ahead, as every deadline lies strictly in the future.
-    pub fn from_state(&mut self, state: &State) {
+    pub fn set_state(&mut self, state: &State) {
         self.regs = Regs {
             wcycle: state.wcycle,
             cmd: state.cmd,
@@ -232,7 +232,7 @@ impl fmt::Debug for PflashCfi02 {
             .field("regions", &self.config.regions)
             .field("ro", &self.ro)
             .field("now", &self.clock.now())
-            .field("state", &self.canonical_state())
+            .field("state", &self.state())
             .finish_non_exhaustive()
     }
 }

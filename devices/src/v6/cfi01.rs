@@ -369,7 +369,7 @@ impl ParallelNorCfi01Flash {
 
     /// Restores the canonical state (the array is loaded separately, see
     /// [`FlashDevice::load_ram_block`](crate::device::FlashDevice::load_ram_block)).
-    pub fn from_state(&mut self, state: &State) {
+    pub fn set_state(&mut self, state: &State) {
         self.wcycle = state.wcycle;
         self.cmd = state.cmd;
         self.status = state.status;
@@ -720,12 +720,13 @@ impl ParallelNorDevice for ParallelNorCfi01Flash {
     /// (§14.16): it never arms the timer, so this never runs.
     fn timer_fired(&mut self) {}
 
-    fn snapshot(&self) -> State {
-        self.state()
+    // The inherent methods, which callers reach without importing this trait.
+    fn state(&self) -> State {
+        ParallelNorCfi01Flash::state(self)
     }
 
-    fn restore(&mut self, state: &State) {
-        self.from_state(state);
+    fn set_state(&mut self, state: &State) {
+        ParallelNorCfi01Flash::set_state(self, state);
     }
 
     fn sections(&self) -> Vec<crate::vmstate::VmStateEntry> {

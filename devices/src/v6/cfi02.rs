@@ -423,7 +423,7 @@ impl ParallelNorCfi02Flash {
     /// Restores the canonical state; the timer is re-armed at its remaining
     /// time from the current clock (the array is loaded separately, see
     /// [`FlashDevice::load_ram_block`](crate::device::FlashDevice::load_ram_block)).
-    pub fn from_state(&mut self, state: &State) {
+    pub fn set_state(&mut self, state: &State) {
         self.cycle = state.cycle;
         self.bypass = state.bypass;
         self.status = state.status;
@@ -811,12 +811,13 @@ impl ParallelNorDevice for ParallelNorCfi02Flash {
         }
     }
 
-    fn snapshot(&self) -> State {
-        self.state()
+    // The inherent methods, which callers reach without importing this trait.
+    fn state(&self) -> State {
+        ParallelNorCfi02Flash::state(self)
     }
 
-    fn restore(&mut self, state: &State) {
-        self.from_state(state);
+    fn set_state(&mut self, state: &State) {
+        ParallelNorCfi02Flash::set_state(self, state);
     }
 
     fn sections(&self) -> Vec<crate::vmstate::VmStateEntry> {

@@ -392,9 +392,9 @@ pub trait ParallelNorDevice: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// The NOR core's timer fired; the clock stands at its deadline.
     fn timer_fired(&mut self);
     /// The canonical state.
-    fn snapshot(&self) -> Self::State;
+    fn state(&self) -> Self::State;
     /// Restores the canonical state (timers re-armed from now).
-    fn restore(&mut self, state: &Self::State);
+    fn set_state(&mut self, state: &Self::State);
     /// The sections the device registers ([`FlashDevice::vmstate_entries`]).
     fn sections(&self) -> Vec<VmStateEntry>;
     /// The wire copies of the sections it emits ([`FlashDevice::save_vmstate`]).
@@ -496,7 +496,7 @@ impl<D: ParallelNorDevice> FlashDevice for D {
         let mut dest = D::realize(self.props(), self.backend().clone())
             .expect("a realized device's properties realize again");
         dest.load_ram_block(self.array().clone());
-        dest.restore(&self.snapshot());
+        dest.set_state(&self.state());
         Box::new(dest)
     }
 

@@ -162,7 +162,7 @@ fn state_serializes_and_round_trips() {
 }
 
 #[test]
-fn from_state_restores_and_rearms_the_timer_relative_to_now() {
+fn set_state_restores_and_rearms_the_timer_relative_to_now() {
     let mut a = musicpal();
     a.sector_erase(0);
     a.step();
@@ -173,7 +173,7 @@ fn from_state_restores_and_rearms_the_timer_relative_to_now() {
     let state = a.st();
     let mut b = musicpal();
     b.dev.advance(7_000_000);
-    b.dev.from_state(&state);
+    b.dev.set_state(&state);
     assert_eq!(b.st(), state);
     assert_eq!(
         b.dev.next_deadline(),
@@ -188,10 +188,10 @@ fn from_state_restores_and_rearms_the_timer_relative_to_now() {
 }
 
 #[test]
-fn from_state_without_timer_cancels_the_pending_one() {
+fn set_state_without_timer_cancels_the_pending_one() {
     let mut f = musicpal();
     f.sector_erase(0);
-    f.dev.from_state(&power_on_state());
+    f.dev.set_state(&power_on_state());
     assert_eq!(f.dev.next_deadline(), None);
     assert_eq!(f.st(), power_on_state());
 }
