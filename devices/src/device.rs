@@ -1,12 +1,13 @@
 //! The interface every flash model offers: guest accesses, virtual time,
-//! reset, canonical state and forking.
+//! reset, forking and migration. It names no release: the canonical state of
+//! any device as one value is the catalogue's ([`crate::DeviceState`]).
 
 use crate::backend::{BackendError, BlockBackend};
 use crate::clock::Nanos;
-use crate::migration::{SavedSection, SectionValue, VmStateEntry};
 use crate::props::PropError;
 use crate::storage::Storage;
-use serde::{Deserialize, Serialize};
+use crate::vmstate::{SavedSection, SectionValue, VmStateEntry};
+use std::any::Any;
 
 /// Largest single MMIO access the flash regions accept (QEMU's default
 /// `valid.max_access_size`); wider guest accesses are split by the memory core.
@@ -15,8 +16,12 @@ pub const MAX_MMIO_ACCESS: u32 = 4;
 /// Why a device could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
-    #[error("'{0}' is not a valid device model name (known: {known})", known = crate::KNOWN_TYPES.join(", "))]
-    UnknownType(String),
+    /// No device type is called `name`; `known` lists those that exist.
+    #[error("'{name}' is not a valid device model name (known: {list})", list = .known.join(", "))]
+    UnknownType {
+        name: String,
+        known: &'static [&'static str],
+    },
     #[error(transparent)]
     Property(#[from] PropError),
     /// Realize failed with QEMU's message.
@@ -24,26 +29,6 @@ pub enum DeviceError {
     Realize { ty: &'static str, message: String },
     #[error(transparent)]
     Backend(#[from] BackendError),
-}
-
-/// Canonical state of one device: everything guest-relevant except the array,
-/// as a plain comparable value. Each release keeps its own encoding (v5 holds
-/// QEMU 7.2.22's raw values, e.g. Read Array as `cmd == 0x00`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum DeviceState {
-    /// v5 `cfi.pflash01`.
-    #[serde(rename = "cfi.pflash01")]
-    Cfi01V5(crate::v5::cfi01::State),
-    /// v5 `cfi.pflash02`.
-    #[serde(rename = "cfi.pflash02")]
-    Cfi02V5(crate::v5::cfi02::State),
-    /// v6 `parallel-nor-cfi01-flash` (Read Array is `cmd == 0xFF`).
-    #[serde(rename = "parallel-nor-cfi01-flash")]
-    Cfi01V6(crate::v6::cfi01::State),
-    /// v6 `parallel-nor-cfi02-flash`.
-    #[serde(rename = "parallel-nor-cfi02-flash")]
-    Cfi02V6(crate::v6::cfi02::State),
 }
 
 /// A flash device as a guest drives it.
@@ -80,8 +65,9 @@ pub trait FlashDevice: Send + Sync + std::fmt::Debug {
     fn backend(&self) -> &BlockBackend;
     /// Name of the RAM block (the `name` property).
     fn ram_block_name(&self) -> &str;
-    /// Canonical state (everything guest-relevant except the array).
-    fn state(&self) -> DeviceState;
+    /// The device as [`Any`], so that the catalogue can read the canonical
+    /// state of its concrete type ([`crate::DeviceState::of`]).
+    fn as_any(&self) -> &dyn Any;
     /// An independent copy (copy-on-write storage; file backends detach).
     fn fork(&self) -> Box<dyn FlashDevice>;
     /// The device a QEMU 7.2.22-style destination holds after an incoming
@@ -90,7 +76,7 @@ pub trait FlashDevice: Send + Sync + std::fmt::Debug {
     /// The destination's virtual clock restarts at 0, as under qtest.
     fn migrated(&self) -> Box<dyn FlashDevice>;
 
-    // Migration (QEMU's VMState registration and hooks; see `crate::migration`).
+    // Migration (QEMU's VMState registration and hooks; see `crate::vmstate`).
     // There are deliberately no defaults: a device type without a decision
     // about its migration state does not compile.
 

@@ -4,8 +4,8 @@
 
 mod migration_support;
 
+use devices::catalogue::compat::NOR_5_0;
 use devices::migration::check::{check, dump_entries, dump_json, dump_value};
-use devices::migration::compat::NOR_5_0;
 use migration_support::*;
 use serde_json::json;
 
@@ -152,7 +152,7 @@ fn v5_against_itself_and_a_machine_without_pflash() {
 
 /// The dump of a v5 board's flash types on `release` under `machine_type`.
 fn dump_of(v6_release: bool, machine_type: &str) -> serde_json::Value {
-    use devices::migration::compat::{spec_for_machine_type, V6_CFI01_TYPE, V6_CFI02_TYPE};
+    use devices::catalogue::compat::{spec_for_machine_type, V6_CFI01_TYPE, V6_CFI02_TYPE};
     let specs: Vec<devices::DeviceSpec> =
         [(SMALL_CFI01, V6_CFI01_TYPE), (SMALL_CFI02, V6_CFI02_TYPE)]
             .iter()

@@ -5,7 +5,7 @@
 
 mod migration_support;
 
-use devices::migration::compat::{NOR_5_0, NOR_6_0, V6_CFI01_TYPE, V6_CFI02_TYPE};
+use devices::catalogue::compat::{NOR_5_0, NOR_6_0, V6_CFI01_TYPE, V6_CFI02_TYPE};
 use devices::migration::{LoadError, Machine};
 use devices::FlashDevice;
 use migration_support::*;

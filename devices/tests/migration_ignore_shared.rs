@@ -5,7 +5,7 @@
 
 mod migration_support;
 
-use devices::migration::compat::NOR_5_0;
+use devices::catalogue::compat::NOR_5_0;
 use devices::migration::stream::CONFIGURATION_CAPABILITIES;
 use devices::migration::{Capability, LoadError, LoadErrorKind, Machine};
 use devices::{BlockBackend, DeviceSpec, FlashDevice, Storage};

@@ -6,7 +6,7 @@
 
 mod migration_support;
 
-use devices::migration::compat::{self, NOR_5_0, NOR_6_0, V6_CFI01_TYPE, V6_CFI02_TYPE};
+use devices::catalogue::compat::{self, NOR_5_0, NOR_6_0, V6_CFI01_TYPE, V6_CFI02_TYPE};
 use devices::migration::{LoadError, LoadFailure, Machine};
 use devices::{DeviceSpec, DeviceState, FlashDevice};
 use migration_support::*;

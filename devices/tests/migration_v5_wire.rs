@@ -5,7 +5,7 @@
 
 mod migration_support;
 
-use devices::migration::compat::NOR_5_0;
+use devices::catalogue::compat::NOR_5_0;
 use devices::migration::stream::save_stream;
 use devices::migration::Machine;
 use devices::{BlockBackend, FlashDevice};

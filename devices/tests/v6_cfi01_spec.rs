@@ -365,7 +365,7 @@ fn restored_state_continues_identically() {
     wr(&mut a, 0x2000, 4, 0x1111_1111);
     let mut b = erased(VIRT);
     b.load_ram_block(a.array().clone());
-    b.from_state(&a.state());
+    b.set_state(&a.state());
     assert_eq!(b.state(), a.state());
     for d in [&mut a, &mut b] {
         wr(d, 0x2004, 4, 0x2222_2222);

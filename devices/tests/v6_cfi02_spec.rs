@@ -492,7 +492,7 @@ fn restored_state_continues_identically() {
     rd(&mut a, 0);
     let mut b = musicpal();
     b.load_ram_block(a.array().clone());
-    b.from_state(&a.state());
+    b.set_state(&a.state());
     assert_eq!(a.state(), b.state());
     assert_eq!(b.next_deadline(), Some(562_000 - 60_000));
     for d in [&mut a, &mut b] {

@@ -1538,11 +1538,11 @@ impl V6 {
         match (self, &mut fresh) {
             (V6::Cfi01(a), V6::Cfi01(b)) => {
                 b.load_ram_block(a.array().clone());
-                b.from_state(&a.state());
+                b.set_state(&a.state());
             }
             (V6::Cfi02(a), V6::Cfi02(b)) => {
                 b.load_ram_block(a.array().clone());
-                b.from_state(&a.state());
+                b.set_state(&a.state());
             }
             _ => unreachable!("same family"),
         }
@@ -1561,7 +1561,7 @@ fn check_restore(cfg: &Config, seed: u64, ops: &[Op]) -> Result<(), String> {
     let mut copy: Option<Box<dyn FlashDevice>> = None;
     for (i, op) in ops.iter().enumerate() {
         if rng.gen_bool(0.02) {
-            // Alternate between from_state and the lossless migration.
+            // Alternate between set_state and the lossless migration.
             copy = Some(if rng.gen_bool(0.5) {
                 match orig.restored(cfg) {
                     V6::Cfi01(d) => Box::new(d),

@@ -1,7 +1,8 @@
-//! The architecture as a test: no crate's modules import each other in a
-//! cycle, and the harness's stages import only the stages before them
-//! (definitions → generation → running → judging → minimizing → results →
-//! soak → commands, with the `qemu` driver below them all).
+//! The architecture as a test: the modules of `harness` and `reports` do not
+//! import each other in a cycle, and the harness's stages import only the
+//! stages before them (definitions → generation → running → judging →
+//! minimizing → results → soak → commands, with the `qemu` driver below
+//! them all). `devices/tests/layers.rs` checks the device crate's layers.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -231,8 +232,8 @@ fn cycle(g: &Graph) -> Option<Vec<String>> {
 }
 
 #[test]
-fn no_crate_has_an_import_cycle() {
-    for krate in ["harness", "devices", "reports"] {
+fn no_module_of_harness_or_reports_is_in_an_import_cycle() {
+    for krate in ["harness", "reports"] {
         let g = graph(krate);
         assert!(g.len() > 3, "{krate}: found only {} modules", g.len());
         if let Some(c) = cycle(&g) {

@@ -24,9 +24,8 @@
 //! same messages. QEMU's per-device field rename table lists no flash device
 //! and is not carried.
 
-use super::vmstate::{FieldDesc, VmStateDescription};
-use super::EntryRole;
 use crate::device::FlashDevice;
+use crate::vmstate::{EntryRole, FieldDesc, VmStateDescription};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -43,8 +42,8 @@ pub const MAX_EXIT: usize = 255;
 pub const SECTION_RENAMES: &[(&str, &str)] = &[
     ("ICH9 LPC", "ICH9-LPC"),
     ("e1000-82540em", "e1000"),
-    ("cfi.pflash01", super::compat::V6_CFI01_TYPE),
-    ("cfi.pflash02", super::compat::V6_CFI02_TYPE),
+    ("cfi.pflash01", crate::catalogue::compat::V6_CFI01_TYPE),
+    ("cfi.pflash02", crate::catalogue::compat::V6_CFI02_TYPE),
 ];
 
 /// The dump entry of one device type.

@@ -25,7 +25,6 @@
 //! `RAM_SAVE_FLAG_MULTIFD_FLUSH` and `MIG_CMD_SWITCHOVER_START` come from
 //! QEMU 8.x/10.0.
 
-use super::error::LoadError;
 use super::stream::{
     Capability, CONFIGURATION, CONFIGURATION_CAPABILITIES, CONFIGURATION_TARGET_PAGE_BITS,
     QEMU_VM_CONFIGURATION, QEMU_VM_EOF, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION,
@@ -34,13 +33,14 @@ use super::stream::{
     RAM_SAVE_FLAG_CONTINUE, RAM_SAVE_FLAG_EOS, RAM_SAVE_FLAG_MEM_SIZE, RAM_SAVE_FLAG_PAGE,
     RAM_SAVE_FLAG_XBZRLE, RAM_SAVE_FLAG_ZERO, RAM_VERSION,
 };
-use super::vmstate::{
-    self, FieldKind, FieldValue, SectionCtx, SectionValue, VmStateDescription, QEMU_VM_SUBSECTION,
-};
-use super::wire::{Reader, Writer};
 use crate::backend::BlockBackend;
 use crate::props::DeviceSpec;
 use crate::storage::Storage;
+use crate::vmstate::wire::{Reader, Writer};
+use crate::vmstate::{
+    self, FieldKind, FieldValue, LoadError, SectionCtx, SectionValue, VmStateDescription,
+    QEMU_VM_SUBSECTION,
+};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -1738,7 +1738,7 @@ pub fn registered_descriptions() -> &'static [VmStateDescription] {
     static REGISTRY: OnceLock<Vec<VmStateDescription>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut out: Vec<VmStateDescription> = Vec::new();
-        for ty in crate::KNOWN_TYPES {
+        for ty in crate::catalogue::KNOWN_TYPES {
             let spec = DeviceSpec {
                 type_name: ty.to_string(),
                 props: PROBE_PROPS
@@ -1746,7 +1746,7 @@ pub fn registered_descriptions() -> &'static [VmStateDescription] {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             };
-            let Ok(dev) = crate::create(&spec, BlockBackend::none()) else {
+            let Ok(dev) = crate::catalogue::create(&spec, BlockBackend::none()) else {
                 continue;
             };
             for entry in dev.vmstate_entries() {
@@ -2680,7 +2680,8 @@ pub fn select_instance(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::{bus_write, DeviceState, FlashDevice};
+    use crate::catalogue::DeviceState;
+    use crate::device::{bus_write, FlashDevice};
     use crate::migration::stream::{save_stream, save_stream_with, Machine};
     use crate::storage::PAGE_SIZE;
 
@@ -2696,8 +2697,8 @@ mod tests {
 
     fn dev(spec: &str, name: &str, fill: u8) -> Box<dyn FlashDevice> {
         let spec = DeviceSpec::parse(&format!("{spec},name={name}")).unwrap();
-        let len = crate::image_size(&spec).unwrap();
-        crate::create(&spec, BlockBackend::memory(len, fill, true)).unwrap()
+        let len = crate::catalogue::image_size(&spec).unwrap();
+        crate::catalogue::create(&spec, BlockBackend::memory(len, fill, true)).unwrap()
     }
 
     /// A cfi01 in the middle of a buffered write (E8, count, one word).

@@ -13,12 +13,13 @@
 //! found before anything changes, and only then loads the destination
 //! devices. Any error leaves the destination exactly as it was.
 
-use super::error::{LoadError, LoadFailure};
-use super::vmstate::{self, SectionCtx, SectionValue, VmStateDescription, QEMU_VM_SUBSECTION};
-use super::wire::{Reader, Writer};
-use super::{EntryRole, SavedSection};
 use crate::device::FlashDevice;
 use crate::storage::{PageView, Storage, PAGE_SIZE};
+use crate::vmstate::wire::{Reader, Writer};
+use crate::vmstate::{
+    self, EntryRole, LoadError, LoadFailure, SavedSection, SectionCtx, SectionValue,
+    VmStateDescription, QEMU_VM_SUBSECTION,
+};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;

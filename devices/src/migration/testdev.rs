@@ -2,12 +2,14 @@
 //! command byte with a legacy encoding (0x00 on the old wire, 0xFF live), a
 //! counter, an optional staging buffer sent in a subsection, and an array.
 
-use super::{FieldDesc, FieldKind, FieldValue, Hooks, SubsectionDesc, VmStateDescription};
-use super::{SavedSection, SectionValue, VmStateEntry};
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
-use crate::device::{DeviceState, FlashDevice};
+use crate::device::FlashDevice;
 use crate::storage::Storage;
+use crate::vmstate::{
+    FieldDesc, FieldKind, FieldValue, Hooks, SavedSection, SectionValue, SubsectionDesc,
+    VmStateDescription, VmStateEntry,
+};
 
 pub const MOCK: &str = "mock";
 pub const MOCK_OLD: &str = "mock_old";
@@ -146,8 +148,8 @@ impl FlashDevice for MockDevice {
     fn ram_block_name(&self) -> &str {
         &self.m.name
     }
-    fn state(&self) -> DeviceState {
-        unreachable!("the mock has no canonical state")
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
     fn fork(&self) -> Box<dyn FlashDevice> {
         Box::new(MockDevice {

@@ -32,7 +32,7 @@ pub use config::{Config, MAX_ARRAY_LEN, PROPERTIES};
 
 use crate::backend::BlockBackend;
 use crate::clock::{Nanos, VirtualClock};
-use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
+use crate::device::{mask, DeviceError, FlashDevice};
 use crate::storage::Storage;
 use commands::*;
 use schemars::JsonSchema;
@@ -154,8 +154,8 @@ impl PflashCfi01 {
         self.ro
     }
 
-    /// The canonical state (what [`FlashDevice::state`] wraps).
-    pub fn to_state(&self) -> State {
+    /// The canonical state (what [`crate::DeviceState::Cfi01V5`] wraps).
+    pub fn state(&self) -> State {
         let open = self.blk_offset != NO_BLOCK_OPEN;
         State {
             wcycle: self.wcycle,
@@ -171,7 +171,7 @@ impl PflashCfi01 {
     /// Restores a canonical state into this realized device (same
     /// configuration). `blk_bytes`, when given, is cut or zero-padded to this
     /// device's `writeblock_size`; when absent the buffer is left as it is.
-    pub fn from_state(&mut self, state: &State) {
+    pub fn set_state(&mut self, state: &State) {
         self.wcycle = state.wcycle;
         self.cmd = state.cmd;
         self.status = state.status;
@@ -306,8 +306,8 @@ impl FlashDevice for PflashCfi01 {
         &self.config.name
     }
 
-    fn state(&self) -> DeviceState {
-        DeviceState::Cfi01V5(self.to_state())
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn fork(&self) -> Box<dyn FlashDevice> {
@@ -350,11 +350,11 @@ impl FlashDevice for PflashCfi01 {
         Box::new(dst)
     }
 
-    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+    fn vmstate_entries(&self) -> Vec<crate::vmstate::VmStateEntry> {
         self.migration_entries()
     }
 
-    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+    fn save_vmstate(&self) -> Vec<crate::vmstate::SavedSection> {
         self.migration_save()
     }
 
@@ -362,7 +362,7 @@ impl FlashDevice for PflashCfi01 {
         &mut self,
         idstr: &str,
         _version: u32,
-        value: &crate::migration::SectionValue,
+        value: &crate::vmstate::SectionValue,
     ) -> Result<(), String> {
         self.migration_load(idstr, value)
     }

@@ -20,7 +20,7 @@ pub use config::{Region, MAX_ERASE_REGIONS, PROPERTIES};
 
 use crate::backend::BlockBackend;
 use crate::clock::{Nanos, Timer, VirtualClock};
-use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
+use crate::device::{mask, DeviceError, FlashDevice};
 use crate::storage::Storage;
 use config::Config;
 use protocol::{cmd, wcycle};
@@ -174,7 +174,7 @@ impl PflashCfi02 {
     }
 
     /// The canonical state.
-    pub fn canonical_state(&self) -> State {
+    pub fn state(&self) -> State {
         let r = &self.regs;
         State {
             wcycle: r.wcycle,
@@ -193,7 +193,7 @@ impl PflashCfi02 {
     /// Restores a canonical state into this device (same configuration);
     /// a pending timer is re-armed at now + remaining. A remaining time of 0
     /// is armed 1 ns ahead, as every deadline lies strictly in the future.
-    pub fn from_state(&mut self, state: &State) {
+    pub fn set_state(&mut self, state: &State) {
         self.regs = Regs {
             wcycle: state.wcycle,
             cmd: state.cmd,
@@ -232,7 +232,7 @@ impl fmt::Debug for PflashCfi02 {
             .field("regions", &self.config.regions)
             .field("ro", &self.ro)
             .field("now", &self.clock.now())
-            .field("state", &self.canonical_state())
+            .field("state", &self.state())
             .finish_non_exhaustive()
     }
 }
@@ -308,8 +308,8 @@ impl FlashDevice for PflashCfi02 {
         &self.config.name
     }
 
-    fn state(&self) -> DeviceState {
-        DeviceState::Cfi02V5(self.canonical_state())
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn fork(&self) -> Box<dyn FlashDevice> {
@@ -336,11 +336,11 @@ impl FlashDevice for PflashCfi02 {
 
     /// No VMState at all (§15): nothing registers, so a stream never carries
     /// a section for this device and only its RAM block migrates.
-    fn vmstate_entries(&self) -> Vec<crate::migration::VmStateEntry> {
+    fn vmstate_entries(&self) -> Vec<crate::vmstate::VmStateEntry> {
         Vec::new()
     }
 
-    fn save_vmstate(&self) -> Vec<crate::migration::SavedSection> {
+    fn save_vmstate(&self) -> Vec<crate::vmstate::SavedSection> {
         Vec::new()
     }
 
@@ -348,7 +348,7 @@ impl FlashDevice for PflashCfi02 {
         &mut self,
         idstr: &str,
         _version: u32,
-        _value: &crate::migration::SectionValue,
+        _value: &crate::vmstate::SectionValue,
     ) -> Result<(), String> {
         // Unreachable through a stream: nothing is registered to match.
         Err(format!("{TYPE_NAME} has no VMState (section '{idstr}')"))

@@ -18,11 +18,12 @@ use super::nor_flash::{
     NorFlash, NAME_NOT_SPECIFIED, PROP_IDS, PROP_NAME, PROP_NUM_BLOCKS,
 };
 use super::parallel::{
-    BusConfig, BusGeometry, Endianness, ParallelNorDevice, ParallelNorFlash, PROP_BIG_ENDIAN_BOOL,
-    PROP_DEVICE_WIDTH, PROP_MAX_DEVICE_WIDTH, PROP_WIDTH,
+    BusConfig, BusGeometry, Endianness, ParallelNorDevice, ParallelNorFlash, LEGACY_MIGRATION_PROP,
+    LEGACY_MIGRATION_PROP_DEF, PROP_BIG_ENDIAN_BOOL, PROP_DEVICE_WIDTH, PROP_MAX_DEVICE_WIDTH,
+    PROP_WIDTH,
 };
 use crate::backend::BlockBackend;
-use crate::device::{DeviceError, DeviceState};
+use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -62,7 +63,7 @@ pub const PROPS: &[PropDef] = &[
     PROP_IDS[3],
     PROP_NAME,
     PROP_OLD_MULTIPLE_CHIP_HANDLING,
-    crate::migration::compat::LEGACY_MIGRATION_PROP_DEF,
+    LEGACY_MIGRATION_PROP_DEF,
 ];
 
 /// Intel/Sharp commands (first bus cycle), with their CFI command bytes.
@@ -313,7 +314,7 @@ impl ParallelNorCfi01Flash {
                 secure: v.bool("secure"),
                 old_multiple_chip_handling: v.bool("old-multiple-chip-handling"),
                 writeblock_size: 0,
-                legacy_migration: v.bool(crate::migration::compat::LEGACY_MIGRATION_PROP),
+                legacy_migration: v.bool(LEGACY_MIGRATION_PROP),
             },
             cfi: Vec::new(),
             wcycle: 0,
@@ -368,7 +369,7 @@ impl ParallelNorCfi01Flash {
 
     /// Restores the canonical state (the array is loaded separately, see
     /// [`FlashDevice::load_ram_block`](crate::device::FlashDevice::load_ram_block)).
-    pub fn from_state(&mut self, state: &State) {
+    pub fn set_state(&mut self, state: &State) {
         self.wcycle = state.wcycle;
         self.cmd = state.cmd;
         self.status = state.status;
@@ -719,23 +720,20 @@ impl ParallelNorDevice for ParallelNorCfi01Flash {
     /// (§14.16): it never arms the timer, so this never runs.
     fn timer_fired(&mut self) {}
 
-    fn snapshot(&self) -> State {
-        self.state()
+    // The inherent methods, which callers reach without importing this trait.
+    fn state(&self) -> State {
+        ParallelNorCfi01Flash::state(self)
     }
 
-    fn restore(&mut self, state: &State) {
-        self.from_state(state);
+    fn set_state(&mut self, state: &State) {
+        ParallelNorCfi01Flash::set_state(self, state);
     }
 
-    fn tagged(state: State) -> DeviceState {
-        DeviceState::Cfi01V6(state)
-    }
-
-    fn sections(&self) -> Vec<crate::migration::VmStateEntry> {
+    fn sections(&self) -> Vec<crate::vmstate::VmStateEntry> {
         self.migration_entries()
     }
 
-    fn save_sections(&self) -> Vec<crate::migration::SavedSection> {
+    fn save_sections(&self) -> Vec<crate::vmstate::SavedSection> {
         self.migration_save()
     }
 
@@ -743,7 +741,7 @@ impl ParallelNorDevice for ParallelNorCfi01Flash {
         &mut self,
         idstr: &str,
         _version: u32,
-        value: &crate::migration::SectionValue,
+        value: &crate::vmstate::SectionValue,
     ) -> Result<(), String> {
         self.migration_load(idstr, value)
     }

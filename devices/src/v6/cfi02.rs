@@ -19,12 +19,12 @@ use super::nor_flash::{
     PROP_REGION_NUM_BLOCKS, PROP_REGION_SECTOR_LENGTH,
 };
 use super::parallel::{
-    BusConfig, BusGeometry, Endianness, ParallelNorDevice, ParallelNorFlash, PROP_BIG_ENDIAN_U8,
-    PROP_MAPPINGS, PROP_WIDTH,
+    BusConfig, BusGeometry, Endianness, ParallelNorDevice, ParallelNorFlash, LEGACY_MIGRATION_PROP,
+    LEGACY_MIGRATION_PROP_DEF, PROP_BIG_ENDIAN_U8, PROP_MAPPINGS, PROP_WIDTH,
 };
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
-use crate::device::{DeviceError, DeviceState};
+use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,7 @@ pub const PROPS: &[PropDef] = &[
     PROP_UNLOCK_ADDR0,
     PROP_UNLOCK_ADDR1,
     PROP_NAME,
-    crate::migration::compat::LEGACY_MIGRATION_PROP_DEF,
+    LEGACY_MIGRATION_PROP_DEF,
 ];
 
 /// Command addresses are compared on 11 bits (§4, quirk §14.7).
@@ -389,7 +389,7 @@ impl ParallelNorCfi02Flash {
                     v.int("unlock-addr0") as u16 & COMMAND_ADDR_MASK,
                     v.int("unlock-addr1") as u16 & COMMAND_ADDR_MASK,
                 ],
-                legacy_migration: v.bool(crate::migration::compat::LEGACY_MIGRATION_PROP),
+                legacy_migration: v.bool(LEGACY_MIGRATION_PROP),
             },
             cfi: Vec::new(),
             cycle: Cycle::Read,
@@ -423,7 +423,7 @@ impl ParallelNorCfi02Flash {
     /// Restores the canonical state; the timer is re-armed at its remaining
     /// time from the current clock (the array is loaded separately, see
     /// [`FlashDevice::load_ram_block`](crate::device::FlashDevice::load_ram_block)).
-    pub fn from_state(&mut self, state: &State) {
+    pub fn set_state(&mut self, state: &State) {
         self.cycle = state.cycle;
         self.bypass = state.bypass;
         self.status = state.status;
@@ -811,23 +811,20 @@ impl ParallelNorDevice for ParallelNorCfi02Flash {
         }
     }
 
-    fn snapshot(&self) -> State {
-        self.state()
+    // The inherent methods, which callers reach without importing this trait.
+    fn state(&self) -> State {
+        ParallelNorCfi02Flash::state(self)
     }
 
-    fn restore(&mut self, state: &State) {
-        self.from_state(state);
+    fn set_state(&mut self, state: &State) {
+        ParallelNorCfi02Flash::set_state(self, state);
     }
 
-    fn tagged(state: State) -> DeviceState {
-        DeviceState::Cfi02V6(state)
-    }
-
-    fn sections(&self) -> Vec<crate::migration::VmStateEntry> {
+    fn sections(&self) -> Vec<crate::vmstate::VmStateEntry> {
         self.migration_entries()
     }
 
-    fn save_sections(&self) -> Vec<crate::migration::SavedSection> {
+    fn save_sections(&self) -> Vec<crate::vmstate::SavedSection> {
         self.migration_save()
     }
 
@@ -835,7 +832,7 @@ impl ParallelNorDevice for ParallelNorCfi02Flash {
         &mut self,
         idstr: &str,
         _version: u32,
-        value: &crate::migration::SectionValue,
+        value: &crate::vmstate::SectionValue,
     ) -> Result<(), String> {
         self.migration_load(idstr, value)
     }

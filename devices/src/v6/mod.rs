@@ -14,8 +14,8 @@
 //! state) is the [`parallel::ParallelNorDevice`] trait; everything else a
 //! device offers ([`crate::FlashDevice`], the timer loop, forking, lossless
 //! migration) is implemented once for every such type. Each device exposes a
-//! complete canonical state (`State`, restored with `from_state`) and its
-//! projection onto v5's encoding (`State::to_v5`).
+//! complete canonical state (`State`, read with `state` and restored with
+//! `set_state`) and its projection onto v5's encoding (`State::to_v5`).
 //!
 //! ```
 //! use devices::v6::cfi02::{Cycle, ParallelNorCfi02Flash};

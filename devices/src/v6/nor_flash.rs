@@ -347,7 +347,7 @@ impl NorFlash {
         self.timer.deadline()
     }
 
-    /// Time left until the pending deadline (what a snapshot records, so that
+    /// Time left until the pending deadline (what a canonical state records, so that
     /// states compare across clock restarts).
     pub fn timer_remaining(&self) -> Option<Nanos> {
         self.timer.deadline().map(|d| d.saturating_sub(self.now()))
@@ -365,7 +365,7 @@ impl NorFlash {
         self.timer.cancel();
     }
 
-    /// Re-arms the timer from a snapshot's remaining time (or cancels it).
+    /// Re-arms the timer from a canonical state's remaining time (or cancels it).
     pub fn restore_timer(&mut self, remaining: Option<Nanos>) {
         match remaining {
             Some(r) => self.arm_timer(r),

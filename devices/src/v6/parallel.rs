@@ -13,10 +13,10 @@
 use super::nor_flash::{NorFlash, TimerOwner};
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
-use crate::device::{mask, DeviceError, DeviceState, FlashDevice};
-use crate::migration::{SavedSection, SectionValue, VmStateEntry};
+use crate::device::{mask, DeviceError, FlashDevice};
 use crate::props::{PropDef, PropKind, PropValue};
 use crate::storage::Storage;
+use crate::vmstate::{SavedSection, SectionValue, VmStateEntry};
 
 /// QOM-style name of this abstract level.
 pub const TYPE_NAME: &str = "parallel-nor-flash";
@@ -24,6 +24,19 @@ pub const TYPE_NAME: &str = "parallel-nor-flash";
 /// Mask of the byte offset QEMU keeps before shifting it into a query index
 /// (legacy cfi01 and every cfi02 query): answers repeat every 256 bytes.
 pub const QUERY_OFFSET_MASK: u64 = 0xFF;
+
+/// `x-legacy-migration`: the v6 flash migrates as its v5 counterpart (QEMU
+/// style: `x-` prefix, default off). The compat machine type `nor-5.0` sets it
+/// on `parallel-nor-flash`, so every v6 flash type gets it.
+pub const LEGACY_MIGRATION_PROP: &str = "x-legacy-migration";
+
+/// The declaration of [`LEGACY_MIGRATION_PROP`] on the v6 flash types.
+pub const LEGACY_MIGRATION_PROP_DEF: PropDef = PropDef {
+    name: LEGACY_MIGRATION_PROP,
+    kind: PropKind::Bool,
+    default: Some(PropValue::Bool(false)),
+    doc: "migrate as the v5 device (machine type nor-5.0): emit only what v5 loads",
+};
 
 /// `width`: bank width in bytes (u8 on every device).
 pub const PROP_WIDTH: PropDef = u8_prop("width", "bank (bus) width in bytes");
@@ -379,11 +392,9 @@ pub trait ParallelNorDevice: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// The NOR core's timer fired; the clock stands at its deadline.
     fn timer_fired(&mut self);
     /// The canonical state.
-    fn snapshot(&self) -> Self::State;
+    fn state(&self) -> Self::State;
     /// Restores the canonical state (timers re-armed from now).
-    fn restore(&mut self, state: &Self::State);
-    /// The state as a [`DeviceState`].
-    fn tagged(state: Self::State) -> DeviceState;
+    fn set_state(&mut self, state: &Self::State);
     /// The sections the device registers ([`FlashDevice::vmstate_entries`]).
     fn sections(&self) -> Vec<VmStateEntry>;
     /// The wire copies of the sections it emits ([`FlashDevice::save_vmstate`]).
@@ -467,8 +478,8 @@ impl<D: ParallelNorDevice> FlashDevice for D {
         self.parallel().nor().name()
     }
 
-    fn state(&self) -> DeviceState {
-        D::tagged(self.snapshot())
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn fork(&self) -> Box<dyn FlashDevice> {
@@ -485,7 +496,7 @@ impl<D: ParallelNorDevice> FlashDevice for D {
         let mut dest = D::realize(self.props(), self.backend().clone())
             .expect("a realized device's properties realize again");
         dest.load_ram_block(self.array().clone());
-        dest.restore(&self.snapshot());
+        dest.set_state(&self.state());
         Box::new(dest)
     }
 

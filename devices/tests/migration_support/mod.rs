@@ -1,8 +1,8 @@
 //! Helpers shared by the migration integration tests.
 #![allow(dead_code)]
 
+use devices::catalogue::compat::{self, RELEASES};
 use devices::clock::Nanos;
-use devices::migration::compat::{self, RELEASES};
 use devices::migration::{Machine, MachineBuilder};
 use devices::{bus_read, bus_write, BlockBackend, DeviceSpec, DeviceState, FlashDevice, Storage};
 use std::sync::Arc;

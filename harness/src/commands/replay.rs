@@ -2,7 +2,7 @@
 //! the format QEMU's qtest-driven tools write, so the two compare directly.
 
 use crate::generation::ops::{op_to_json, Op};
-use devices::migration::compat;
+use devices::catalogue::compat;
 use devices::migration::foreign;
 use devices::migration::stream::{save_stream, save_stream_encoded, PageEncoding};
 use devices::migration::{Machine, MachineBuilder};

@@ -7,8 +7,8 @@
 use crate::commands::CliError;
 use crate::definitions::versions::{find_version, load_version, Version};
 use crate::judging::staticcheck::version_dump;
+use devices::catalogue::compat;
 use devices::migration::check;
-use devices::migration::compat;
 use devices::{BlockBackend, DeviceSpec, FlashDevice};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

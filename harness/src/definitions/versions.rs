@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub use devices::migration::compat::{Release, RELEASES};
+pub use devices::catalogue::compat::{Release, RELEASES};
 
 /// Looks up a release by name.
 pub fn release(name: &str) -> Option<&'static Release> {
@@ -338,7 +338,7 @@ pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
         None if file.emulator.is_some() => offers.push((machine_type.clone(), Vec::new())),
         None => {
             for mt in release.machine_types {
-                let props = devices::migration::compat::builtin_compat(mt)
+                let props = devices::catalogue::compat::builtin_compat(mt)
                     .iter()
                     .map(|g| CompatProp {
                         driver: g.driver.to_string(),

@@ -6,11 +6,11 @@
 
 use super::commands::NO_BLOCK_OPEN;
 use super::{PflashCfi01, VMSTATE_NAME};
-use crate::migration::{
+use crate::storage::Storage;
+use crate::vmstate::{
     FieldDesc, FieldKind, FieldValue, Hooks, SavedSection, SectionValue, SubsectionDesc,
     VmStateDescription, VmStateEntry,
 };
-use crate::storage::Storage;
 
 /// Version of the `pflash_cfi01` section (spec §15.1).
 pub const VMSTATE_VERSION: u32 = 1;

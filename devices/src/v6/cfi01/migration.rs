@@ -13,12 +13,12 @@
 //!   which saving from a copy never changed.
 
 use super::{IntelCommand, ParallelNorCfi01Flash, WriteBuffer, LEGACY_READ_ARRAY, TYPE_NAME};
-use crate::migration::{
+use crate::v5::cfi01::migration as v5;
+use crate::v5::cfi01::VMSTATE_NAME as LEGACY_VMSTATE_NAME;
+use crate::vmstate::{
     FieldDesc, FieldKind, FieldValue, Hooks, SavedSection, SectionValue, SubsectionDesc,
     VmStateDescription, VmStateEntry,
 };
-use crate::v5::cfi01::migration as v5;
-use crate::v5::cfi01::VMSTATE_NAME as LEGACY_VMSTATE_NAME;
 
 /// Id string of the v6 section: the QOM type name.
 pub const VMSTATE_NAME: &str = TYPE_NAME;

@@ -13,7 +13,7 @@
 
 use super::{Cycle, ParallelNorCfi02Flash, TYPE_NAME};
 use crate::clock::Nanos;
-use crate::migration::{
+use crate::vmstate::{
     FieldDesc, FieldKind, FieldValue, Hooks, SavedSection, SectionValue, SubsectionDesc,
     VmStateDescription, VmStateEntry,
 };

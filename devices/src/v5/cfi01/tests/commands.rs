@@ -5,11 +5,11 @@ use crate::v5::cfi01::commands::*;
 
 /// Puts a device into an arbitrary state (what a migration stream can deliver).
 fn force(dev: &mut PflashCfi01, wcycle: u8, cmd: u8) {
-    let mut s = dev.to_state();
+    let mut s = dev.state();
     s.wcycle = wcycle;
     s.cmd = cmd;
     s.romd = false;
-    dev.from_state(&s);
+    dev.set_state(&s);
 }
 
 // §7.1, wcycle == 0
@@ -347,7 +347,7 @@ fn cycle_two_without_write_to_buffer_goes_to_read_array_keeping_the_buffer() {
     wr(&mut d, 0x2000, 4, 1);
     let mut s = st(&d);
     s.cmd = 0x40;
-    d.from_state(&s);
+    d.set_state(&s);
     wr(&mut d, 0x2000, 4, 0x1234_5678);
     let after = st(&d);
     assert_eq!((after.wcycle, after.cmd, after.romd), (0, 0, true));
@@ -363,7 +363,7 @@ fn cycle_three_without_write_to_buffer_discards_the_buffer() {
     wr(&mut d, 0x2000, 4, 0x1234_5678);
     let mut s = st(&d);
     s.cmd = 0x70;
-    d.from_state(&s);
+    d.set_state(&s);
     wr(&mut d, 0x2000, 4, 0xD0);
     let after = st(&d);
     assert_eq!((after.wcycle, after.cmd, after.romd), (0, 0, true));
@@ -391,7 +391,7 @@ fn program_while_a_window_is_open_goes_into_the_buffer() {
     let mut s = st(&d);
     s.wcycle = 0;
     s.cmd = 0;
-    d.from_state(&s);
+    d.set_state(&s);
     wr(&mut d, 0, 4, 0x40);
     wr(&mut d, 0x2008, 4, 0xABCD_EF01);
     assert_eq!(array_le(&d, 0x2008, 4), 0xFFFF_FFFF, "array untouched");

@@ -2,7 +2,8 @@
 //! drives, byte order and the device interface (spec §2–§5, §13).
 
 use super::*;
-use crate::device::{DeviceError, DeviceState};
+use crate::catalogue::DeviceState;
+use crate::device::DeviceError;
 use crate::props::{PropKind, PropValue};
 use crate::v5::cfi01::PROPERTIES;
 
@@ -143,7 +144,7 @@ fn realize_defaults_max_device_width_and_sets_initial_state() {
             blk_bytes: None,
         }
     );
-    assert_eq!(d.state(), DeviceState::Cfi01V5(s));
+    assert_eq!(DeviceState::of(&d), Some(DeviceState::Cfi01V5(s)));
 }
 
 #[test]
@@ -181,7 +182,7 @@ fn romd_reads_do_not_reach_the_device() {
     // Even a state whose cmd would reset on an I/O read is untouched by ROMD reads.
     let mut odd = s.clone();
     odd.cmd = 0x33;
-    d.from_state(&odd);
+    d.set_state(&odd);
     assert!(d.romd());
     assert_eq!(rd(&mut d, 0x10, 8), u64::MAX);
     assert_eq!(st(&d), odd);
@@ -223,10 +224,10 @@ fn secure_device_serves_non_secure_reads_from_the_array() {
     s.cmd = 0x98;
     s.wcycle = 1;
     s.romd = false;
-    d.from_state(&s);
+    d.set_state(&s);
     assert_eq!(rd(&mut d, 0x40, 4), 0x1234_5678, "array, not CFI");
     s.cmd = 0x33;
-    d.from_state(&s);
+    d.set_state(&s);
     assert_eq!(rd(&mut d, 0x40, 2), 0x5678);
     assert_eq!(st(&d), s, "pure read: the unknown cmd is not reset");
 }
@@ -276,7 +277,7 @@ fn big_endian_program_and_io_read_use_big_endian_byte_order() {
     // I/O mode in read array: a read that resets an unknown cmd leaves ROMD off.
     let mut s = st(&d);
     s.cmd = 0;
-    d.from_state(&s);
+    d.set_state(&s);
     assert!(!d.romd());
     assert_eq!(rd(&mut d, 0x10, 4), 0x1122_3344);
     assert_eq!(rd(&mut d, 0x10, 2), 0x1122);
@@ -305,7 +306,7 @@ fn little_endian_io_reads_match_the_array() {
     d.array.write_le(0x10, 4, 0x1122_3344);
     let mut s = st(&d);
     s.romd = false;
-    d.from_state(&s);
+    d.set_state(&s);
     assert_eq!(rd(&mut d, 0x10, 4), 0x1122_3344);
     assert_eq!(rd(&mut d, 0x11, 1), 0x33);
 }
@@ -320,7 +321,7 @@ fn program_writes_back_only_the_touched_sector() {
 }
 
 #[test]
-fn from_state_round_trips_and_normalises_the_buffer_length() {
+fn set_state_round_trips_and_normalises_the_buffer_length() {
     let mut d = virt();
     let s = State {
         wcycle: 2,
@@ -331,11 +332,11 @@ fn from_state_round_trips_and_normalises_the_buffer_length() {
         blk_offset: 0x3000,
         blk_bytes: Some(vec![0xAB; 4096]),
     };
-    d.from_state(&s);
+    d.set_state(&s);
     assert_eq!(st(&d), s);
     let mut short = s.clone();
     short.blk_bytes = Some(vec![1, 2, 3]);
-    d.from_state(&short);
+    d.set_state(&short);
     let got = st(&d).blk_bytes.expect("open");
     assert_eq!(got.len(), 4096);
     assert_eq!(&got[..4], &[1, 2, 3, 0]);
@@ -346,7 +347,7 @@ fn canonical_state_serializes_to_json_and_back() {
     let mut d = virt();
     wr(&mut d, 0, 4, 0xE8);
     wr(&mut d, 0, 4, 1);
-    let s = d.state();
+    let s = DeviceState::of(&d).unwrap();
     let json = serde_json::to_string(&s).expect("serializes");
     assert!(json.contains("\"type\":\"cfi.pflash01\""), "{json}");
     let back: DeviceState = serde_json::from_str(&json).expect("deserializes");

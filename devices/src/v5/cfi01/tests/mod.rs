@@ -130,5 +130,5 @@ fn image_le(dev: &PflashCfi01, addr: u64, width: usize) -> u64 {
 
 /// Canonical state shortcut.
 fn st(dev: &PflashCfi01) -> State {
-    dev.to_state()
+    dev.state()
 }

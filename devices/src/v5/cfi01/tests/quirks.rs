@@ -284,7 +284,7 @@ fn quirk18_a_read_in_an_unknown_command_state_resets_the_cycle() {
     let mut s = st(&d);
     s.cmd = 0x33;
     s.wcycle = 1;
-    d.from_state(&s);
+    d.set_state(&s);
     assert_eq!(rd(&mut d, 0x10, 4), 0x1234_5678, "array data");
     assert_eq!((d.wcycle, d.cmd, d.romd), (0, 0, false), "ROMD stays off");
 }

@@ -90,7 +90,7 @@ fn program_error_bit_is_set_by_buffer_data_without_an_open_window() {
     let mut s = st(&d);
     s.blk_offset = 0xFFFF_FFFF;
     s.blk_bytes = None;
-    d.from_state(&s);
+    d.set_state(&s);
     wr(&mut d, 0x2000, 4, 0x1234);
     assert_eq!(d.status, 0x90);
 }

@@ -2,7 +2,7 @@
 //! fork and migration (§15).
 
 use super::*;
-use crate::device::DeviceState;
+use crate::catalogue::DeviceState;
 
 #[test]
 fn window_is_max_mappings_1_times_chip_len() {
@@ -134,7 +134,7 @@ fn canonical_state_holds_every_variable() {
             timer_remaining: Some(WINDOW_NS - 1_000),
         }
     );
-    assert_eq!(f.dev.state(), DeviceState::Cfi02V5(f.st()));
+    assert_eq!(DeviceState::of(&f.dev), Some(DeviceState::Cfi02V5(f.st())));
 }
 
 #[test]
@@ -154,14 +154,15 @@ fn canonical_state_compares_across_different_clock_origins() {
 fn state_serializes_and_round_trips() {
     let mut f = musicpal();
     f.sector_erase(0);
-    let json = serde_json::to_string(&f.dev.state()).unwrap();
+    let state = DeviceState::of(&f.dev).unwrap();
+    let json = serde_json::to_string(&state).unwrap();
     assert!(json.contains("\"type\":\"cfi.pflash02\""), "{json}");
     let back: DeviceState = serde_json::from_str(&json).unwrap();
-    assert_eq!(back, f.dev.state());
+    assert_eq!(back, state);
 }
 
 #[test]
-fn from_state_restores_and_rearms_the_timer_relative_to_now() {
+fn set_state_restores_and_rearms_the_timer_relative_to_now() {
     let mut a = musicpal();
     a.sector_erase(0);
     a.step();
@@ -172,7 +173,7 @@ fn from_state_restores_and_rearms_the_timer_relative_to_now() {
     let state = a.st();
     let mut b = musicpal();
     b.dev.advance(7_000_000);
-    b.dev.from_state(&state);
+    b.dev.set_state(&state);
     assert_eq!(b.st(), state);
     assert_eq!(
         b.dev.next_deadline(),
@@ -187,10 +188,10 @@ fn from_state_restores_and_rearms_the_timer_relative_to_now() {
 }
 
 #[test]
-fn from_state_without_timer_cancels_the_pending_one() {
+fn set_state_without_timer_cancels_the_pending_one() {
     let mut f = musicpal();
     f.sector_erase(0);
-    f.dev.from_state(&power_on_state());
+    f.dev.set_state(&power_on_state());
     assert_eq!(f.dev.next_deadline(), None);
     assert_eq!(f.st(), power_on_state());
 }

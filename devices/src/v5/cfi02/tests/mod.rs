@@ -123,7 +123,7 @@ impl Flash {
     }
 
     pub fn st(&self) -> State {
-        self.dev.canonical_state()
+        self.dev.state()
     }
 
     /// The array bytes as a little-endian 16-bit word, bypassing the device.

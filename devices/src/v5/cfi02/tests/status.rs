@@ -98,7 +98,7 @@ fn dq7_is_toggled_not_set_by_completion() {
     // Program leaves DQ7 = 1 while the erase runs; completion toggles it to 0.
     let mut s = f.st();
     s.status |= 0x80;
-    f.dev.from_state(&s);
+    f.dev.set_state(&s);
     f.step();
     assert_eq!(f.st().status & 0x80, 0);
 }
@@ -218,7 +218,7 @@ fn unknown_command_state_reads_reset_to_array() {
     s.cmd = 0x42;
     s.wcycle = 3;
     s.rom_mode = false;
-    f.dev.from_state(&s);
+    f.dev.set_state(&s);
     assert_eq!(f.r(0), 0x5A5A);
     assert_eq!((f.st().wcycle, f.st().cmd), (0, 0));
 }

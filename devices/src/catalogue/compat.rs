@@ -8,24 +8,13 @@
 //! carry the same compat properties as data; this table is the built-in
 //! default used where no definition file is involved (`norcompat replay`).
 
-use crate::props::{DeviceSpec, PropDef, PropKind, PropValue};
+use crate::props::DeviceSpec;
+use crate::v6::parallel::LEGACY_MIGRATION_PROP;
 
 /// The machine type of release v5 (and v6's compat machine type).
 pub const NOR_5_0: &str = "nor-5.0";
 /// The machine type of release v6.
 pub const NOR_6_0: &str = "nor-6.0";
-
-/// v6 device property that makes a v6 flash migrate as its v5 counterpart
-/// (QEMU style: `x-` prefix, default off, set by the compat machine type).
-pub const LEGACY_MIGRATION_PROP: &str = "x-legacy-migration";
-
-/// The declaration of [`LEGACY_MIGRATION_PROP`] on the v6 flash types.
-pub const LEGACY_MIGRATION_PROP_DEF: PropDef = PropDef {
-    name: LEGACY_MIGRATION_PROP,
-    kind: PropKind::Bool,
-    default: Some(PropValue::Bool(false)),
-    doc: "migrate as the v5 device (machine type nor-5.0): emit only what v5 loads",
-};
 
 /// QOM type of the v6 Intel/Sharp flash.
 pub const V6_CFI01_TYPE: &str = crate::v6::cfi01::TYPE_NAME;
@@ -92,7 +81,7 @@ pub fn builtin_compat(machine_type: &str) -> &'static [GlobalProperty] {
 pub fn compat_props(machine_type: &str, type_name: &str) -> Vec<(String, String)> {
     builtin_compat(machine_type)
         .iter()
-        .filter(|p| crate::type_is_a(type_name, p.driver))
+        .filter(|p| super::type_is_a(type_name, p.driver))
         .map(|p| (p.property.to_string(), p.value.to_string()))
         .collect()
 }
@@ -152,7 +141,7 @@ mod tests {
 
     #[test]
     fn compat_properties_match_the_type_and_its_subclasses() {
-        use crate::type_is_a;
+        use crate::catalogue::type_is_a;
         assert!(type_is_a(V6_CFI01_TYPE, "nor-flash"));
         assert!(type_is_a(V6_CFI02_TYPE, "parallel-nor-flash"));
         assert!(type_is_a(V6_CFI02_TYPE, V6_CFI02_TYPE));
