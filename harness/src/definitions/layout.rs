@@ -16,9 +16,10 @@ pub enum CommandSet {
 
 /// The command set of a device type.
 pub fn command_set(type_name: &str) -> Option<CommandSet> {
+    use devices::{v5, v6};
     match type_name {
-        "cfi.pflash01" | "parallel-nor-cfi01-flash" => Some(CommandSet::Intel),
-        "cfi.pflash02" | "parallel-nor-cfi02-flash" => Some(CommandSet::Amd),
+        v5::cfi01::TYPE_NAME | v6::cfi01::TYPE_NAME => Some(CommandSet::Intel),
+        v5::cfi02::TYPE_NAME | v6::cfi02::TYPE_NAME => Some(CommandSet::Amd),
         _ => None,
     }
 }
@@ -58,9 +59,10 @@ fn prop(d: &DeviceConfig, name: &str) -> u64 {
 }
 
 impl Layout {
-    /// The layout of a configured device.
-    pub fn of(d: &DeviceConfig) -> Layout {
-        let set = command_set(&d.type_name).unwrap_or(CommandSet::Intel);
+    /// The layout of a configured device; `None` for a type with no
+    /// command set the generator knows.
+    pub fn of(d: &DeviceConfig) -> Option<Layout> {
+        let set = command_set(&d.type_name)?;
         let width = prop(d, "width").max(1) as u32;
         let device_width = prop(d, "device-width") as u32;
         let shift = match width {
@@ -105,7 +107,7 @@ impl Layout {
         }
         let num_devices = width.checked_div(device_width).unwrap_or(1).max(1) as u64;
         let buffer = if width == 1 { 256 } else { 2048 * num_devices };
-        Layout {
+        Some(Layout {
             set,
             width,
             device_width,
@@ -117,6 +119,6 @@ impl Layout {
             cfi_entry: 0x55 << shift,
             index_shift: shift,
             buffer,
-        }
+        })
     }
 }

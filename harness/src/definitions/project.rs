@@ -152,7 +152,12 @@ impl Project {
                         v.file.display()
                     ))
                 })?;
-                let l = Layout::of(d);
+                let l = Layout::of(d).ok_or_else(|| {
+                    err(format!(
+                        "device '{id}' of version {} is a '{}', which speaks no CFI command set the generator knows",
+                        v.name, d.type_name
+                    ))
+                })?;
                 match &layout {
                     None => layout = Some((v.name.clone(), l)),
                     Some((first, l0)) if (l0.window, l0.set) != (l.window, l.set) => {
