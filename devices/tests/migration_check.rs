@@ -131,7 +131,7 @@ fn v5_against_itself_and_a_machine_without_pflash() {
         .remove("Description");
     let r = check(&dump, &without, false).unwrap();
     assert_eq!(
-        r.findings,
+        r.messages(),
         vec!["Section \"cfi.pflash01\": Entry \"Description\" missing"]
     );
     // A QEMU without the blk_write backport as destination.
@@ -142,7 +142,7 @@ fn v5_against_itself_and_a_machine_without_pflash() {
         .remove("Subsections");
     let r = check(&dump, &old, false).unwrap();
     assert_eq!(
-        r.findings,
+        r.messages(),
         vec![
             "Section \"cfi.pflash01\" Description \"pflash_cfi01\": Entry \"Subsections\" missing"
         ]
@@ -215,9 +215,9 @@ fn static_checker_predicts_which_directions_are_refused() {
         "Section \"parallel-nor-cfi02-flash\" does not exist in dest",
     ];
     let r = check(&v6, &v5, false).unwrap();
-    assert_eq!(r.findings, expected_backward);
+    assert_eq!(r.messages(), expected_backward);
     assert_eq!(r.exit_status(), 2);
-    assert_eq!(check(&v5, &v6, true).unwrap().findings, expected_backward);
+    assert_eq!(check(&v5, &v6, true).unwrap().messages(), expected_backward);
     // Backward through the compat machine type: nothing v5 cannot parse.
     let r = check(&v6c5, &v5, false).unwrap();
     assert!(r.findings.is_empty(), "{:?}", r.findings);

@@ -185,16 +185,62 @@ pub fn dump_value(machine_type: &str, devices: &[&dyn FlashDevice]) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("dump is not valid JSON: {e}\n{text}"))
 }
 
+/// What kind of incompatibility a finding is (the checker's rules, in the
+/// order the script applies them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FindingKind {
+    /// A section the source sends does not exist in the destination: the
+    /// destination refuses the stream.
+    SectionMissing,
+    /// An entry of a section (`version_id`, `Description`, ...) is missing.
+    EntryMissing,
+    /// The source's version is newer than the destination's.
+    VersionTooNew,
+    /// The source's version is below the destination's minimum.
+    VersionTooOld,
+    /// The sections' descriptions have different names.
+    DescriptionRenamed,
+    /// An entry of a description is missing.
+    DescriptionEntryMissing,
+    /// A subsection the source may send is not in the destination.
+    SubsectionMissing,
+    /// A field's size differs.
+    FieldSizeMismatch,
+    /// A field of a struct has no description.
+    FieldDescriptionMissing,
+    /// The fields differ (another field where one was expected, fields
+    /// left over on one side, unused bytes of another size).
+    FieldsDiffer,
+}
+
+/// One incompatibility, with the script's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// What the checker found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckReport {
-    /// Incompatibilities, in the script's words. Each counts toward the exit status.
-    pub findings: Vec<String>,
+    /// Incompatibilities. Each counts toward the exit status.
+    pub findings: Vec<Finding>,
     /// Warnings that do not count (differing machine types).
     pub warnings: Vec<String>,
 }
 
 impl CheckReport {
+    /// The findings in the script's words.
+    pub fn messages(&self) -> Vec<String> {
+        self.findings.iter().map(|f| f.message.clone()).collect()
+    }
+
     /// The exit status: the number of findings, capped at 255.
     pub fn exit_status(&self) -> u8 {
         self.findings.len().min(MAX_EXIT) as u8
@@ -233,7 +279,10 @@ pub fn check(src: &Value, dest: &Value, reverse: bool) -> Result<CheckReport, Du
             if let Some(d_entry) = d.get(MACHINE_KEY) {
                 c.check_machine_type(s_entry, d_entry);
             } else {
-                c.taint(format!("Section \"{sec}\" does not exist in dest"));
+                c.taint(
+                    FindingKind::SectionMissing,
+                    format!("Section \"{sec}\" does not exist in dest"),
+                );
             }
             continue;
         }
@@ -288,8 +337,8 @@ fn field_name(v: &Value) -> &str {
 }
 
 impl Checker<'_> {
-    fn taint(&mut self, message: String) {
-        self.report.findings.push(message);
+    fn taint(&mut self, kind: FindingKind, message: String) {
+        self.report.findings.push(Finding { kind, message });
     }
 
     fn check_machine_type(&mut self, s: &Value, d: &Value) {
@@ -345,12 +394,18 @@ impl Checker<'_> {
             }
         }
         let (Some(_), Some(d)) = (dest_sec, d) else {
-            self.taint(format!("Section \"{sec}\" does not exist in dest"));
+            self.taint(
+                FindingKind::SectionMissing,
+                format!("Section \"{sec}\" does not exist in dest"),
+            );
             return;
         };
         // A destination type that only loads (has no section of its own).
         if d.get("Description").is_none() && d.get(LOADS_KEY).is_some() {
-            self.taint(format!("Section \"{sec}\" does not exist in dest"));
+            self.taint(
+                FindingKind::SectionMissing,
+                format!("Section \"{sec}\" does not exist in dest"),
+            );
             return;
         }
         self.check_version(s, &d, sec, None);
@@ -360,7 +415,10 @@ impl Checker<'_> {
                 continue;
             }
             if d.get(entry.as_str()).is_none() {
-                self.taint(format!("Section \"{sec}\": Entry \"{entry}\" missing"));
+                self.taint(
+                    FindingKind::EntryMissing,
+                    format!("Section \"{sec}\": Entry \"{entry}\" missing"),
+                );
                 continue;
             }
             if entry == "Description" {
@@ -376,14 +434,20 @@ impl Checker<'_> {
         };
         let (sv, dv) = (num(s, "version_id"), num(d, "version_id"));
         if sv > dv {
-            self.taint(format!("{prefix} version error: {sv} > {dv}"));
+            self.taint(
+                FindingKind::VersionTooNew,
+                format!("{prefix} version error: {sv} > {dv}"),
+            );
         }
         if d.get("minimum_version_id").is_none() {
             return;
         }
         let dmin = num(d, "minimum_version_id");
         if sv < dmin {
-            self.taint(format!("{prefix} minimum version error: {sv} < {dmin}"));
+            self.taint(
+                FindingKind::VersionTooOld,
+                format!("{prefix} minimum version error: {sv} < {dmin}"),
+            );
         }
     }
 
@@ -392,18 +456,22 @@ impl Checker<'_> {
         self.check_version(s, d, sec, Some(s_name));
         let d_name = d.get("name").and_then(Value::as_str).unwrap_or("");
         if s_name != d_name {
-            self.taint(format!(
+            self.taint(
+                FindingKind::DescriptionRenamed,
+                format!(
                 "Section \"{sec}\": Description \"{s_name}\" missing, got \"{d_name}\" instead; \
                  skipping"
-            ));
+            ),
+            );
             return;
         }
         let Some(s_obj) = s.as_object() else { return };
         for f in ordered_keys(s_obj) {
             if d.get(f.as_str()).is_none() {
-                self.taint(format!(
-                    "Section \"{sec}\" Description \"{s_name}\": Entry \"{f}\" missing"
-                ));
+                self.taint(
+                    FindingKind::DescriptionEntryMissing,
+                    format!("Section \"{sec}\" Description \"{s_name}\": Entry \"{f}\" missing"),
+                );
                 continue;
             }
             let empty = Vec::new();
@@ -433,9 +501,12 @@ impl Checker<'_> {
                 self.check_descriptions(s_item, d_item, sec);
             }
             if !found {
-                self.taint(format!(
+                self.taint(
+                    FindingKind::SubsectionMissing,
+                    format!(
                     "Section \"{sec}\", Description \"{desc}\": Subsection \"{s_name}\" not found"
-                ));
+                ),
+                );
             }
         }
     }
@@ -443,10 +514,13 @@ impl Checker<'_> {
     fn check_size(&mut self, s: &Value, d: &Value, sec: &str, desc: &str, field: &str) {
         let (ss, ds) = (num(s, "size"), num(d, "size"));
         if ss != ds {
-            self.taint(format!(
-                "Section \"{sec}\" Description \"{desc}\" Field \"{field}\" size mismatch: \
+            self.taint(
+                FindingKind::FieldSizeMismatch,
+                format!(
+                    "Section \"{sec}\" Description \"{desc}\" Field \"{field}\" size mismatch: \
                  {ss} , {ds}"
-            ));
+                ),
+            );
         }
     }
 
@@ -455,10 +529,13 @@ impl Checker<'_> {
             return;
         };
         let Some(dd) = d.get("Description") else {
-            self.taint(format!(
-                "Section \"{sec}\", Description \"{desc}\", Field \"{}\": missing description",
-                field_name(s)
-            ));
+            self.taint(
+                FindingKind::FieldDescriptionMissing,
+                format!(
+                    "Section \"{sec}\", Description \"{desc}\", Field \"{}\": missing description",
+                    field_name(s)
+                ),
+            );
             return;
         };
         self.check_descriptions(sd, dd, sec);
@@ -500,11 +577,14 @@ impl Checker<'_> {
                 } else {
                     match d_stack.pop() {
                         None => {
-                            self.taint(format!(
-                                "Section \"{sec}\", Description \"{desc}\": expected field \
+                            self.taint(
+                                FindingKind::FieldsDiffer,
+                                format!(
+                                    "Section \"{sec}\", Description \"{desc}\": expected field \
                                  \"{}\", while dest has no further fields",
-                                field_name(&s_item)
-                            ));
+                                    field_name(&s_item)
+                                ),
+                            );
                             break;
                         }
                         Some((l, p)) => {
@@ -526,11 +606,14 @@ impl Checker<'_> {
                         continue;
                     }
                     if unused_count < 0 {
-                        self.taint(format!(
-                            "Section \"{sec}\", Description \"{desc}\": unused size mismatch \
+                        self.taint(
+                            FindingKind::FieldsDiffer,
+                            format!(
+                                "Section \"{sec}\", Description \"{desc}\": unused size mismatch \
                              near \" {}\"",
-                            field_name(&s_item)
-                        ));
+                                field_name(&s_item)
+                            ),
+                        );
                         break;
                     }
                     continue;
@@ -542,11 +625,14 @@ impl Checker<'_> {
                         continue;
                     }
                     if unused_count < 0 {
-                        self.taint(format!(
-                            "Section \"{sec}\", Description \"{desc}\": unused size mismatch \
+                        self.taint(
+                            FindingKind::FieldsDiffer,
+                            format!(
+                                "Section \"{sec}\", Description \"{desc}\": unused size mismatch \
                              near \" {}\"",
-                            field_name(&d_item)
-                        ));
+                                field_name(&d_item)
+                            ),
+                        );
                         break;
                     }
                     continue;
@@ -586,10 +672,13 @@ impl Checker<'_> {
                         continue;
                     }
                 }
-                self.taint(format!(
-                    "Section \"{sec}\", Description \"{desc}\": expected field \"{sf}\", got \
+                self.taint(
+                    FindingKind::FieldsDiffer,
+                    format!(
+                        "Section \"{sec}\", Description \"{desc}\": expected field \"{sf}\", got \
                      \"{df}\"; skipping rest"
-                ));
+                    ),
+                );
                 break;
             }
             self.check_version(&s_item, &d_item, sec, Some(desc));
@@ -641,13 +730,22 @@ mod tests {
         });
         let r = check(&src, &dest, false).unwrap();
         assert_eq!(
-            r.findings,
+            r.messages(),
             vec![
                 "Section \"dev\" Description \"dev\" Field \"a\" size mismatch: 1 , 2",
                 "Section \"dev\", Description \"dev\": expected field \"b\", got \"c\"; \
                  skipping rest",
                 "Section \"dev\", Description \"dev\": Subsection \"dev/s\" not found",
                 "Section \"gone\" does not exist in dest",
+            ]
+        );
+        assert_eq!(
+            r.findings.iter().map(|f| f.kind).collect::<Vec<_>>(),
+            [
+                FindingKind::FieldSizeMismatch,
+                FindingKind::FieldsDiffer,
+                FindingKind::SubsectionMissing,
+                FindingKind::SectionMissing,
             ]
         );
         assert_eq!(
@@ -679,7 +777,7 @@ mod tests {
         dest["minimum_version_id"] = json!(4);
         let r = check(&json!({"d": src}), &json!({"d": dest}), false).unwrap();
         assert_eq!(
-            r.findings,
+            r.messages(),
             vec![
                 "Section \"d\" version error: 3 > 1",
                 "Section \"d\" minimum version error: 3 < 4",
@@ -691,7 +789,13 @@ mod tests {
     #[test]
     fn exit_status_is_capped() {
         let report = CheckReport {
-            findings: vec![String::new(); 300],
+            findings: vec![
+                Finding {
+                    kind: FindingKind::FieldsDiffer,
+                    message: String::new(),
+                };
+                300
+            ],
             warnings: vec![],
         };
         assert_eq!(report.exit_status(), 255);

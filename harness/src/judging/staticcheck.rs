@@ -8,27 +8,59 @@ use devices::{DeviceError, FlashDevice};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
+/// One incompatibility predicted for a pair of versions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// The destination's release does not offer the source's machine type.
+    MachineTypeNotOffered {
+        machine_type: String,
+        release: String,
+        offered: Vec<String>,
+    },
+    /// What QEMU's vmstate-static-checker reports on the two dumps.
+    Checker(check::Finding),
+    /// The dumps could not be made or checked.
+    CheckFailed(String),
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::MachineTypeNotOffered {
+                machine_type,
+                release,
+                offered,
+            } => write!(
+                f,
+                "machine type '{machine_type}' is not offered by release {release} (offers {})",
+                offered.join(", ")
+            ),
+            Finding::Checker(c) => write!(f, "{c}"),
+            Finding::CheckFailed(e) => write!(f, "static check failed: {e}"),
+        }
+    }
+}
+
 /// Incompatibilities predicted for migrating `a` → `b`.
-pub fn findings(a: &Version, b: &Version) -> Vec<String> {
+pub fn findings(a: &Version, b: &Version) -> Vec<Finding> {
     let mut out = Vec::new();
     if !b.offers_type(&a.machine_type) {
-        out.push(format!(
-            "machine type '{}' is not offered by release {} (offers {})",
-            a.machine_type,
-            b.release_name,
-            b.offered().join(", ")
-        ));
+        out.push(Finding::MachineTypeNotOffered {
+            machine_type: a.machine_type.clone(),
+            release: b.release_name.clone(),
+            offered: b.offered(),
+        });
     }
     match check_versions(a, b) {
-        Ok(report) => out.extend(report.findings),
-        Err(e) => out.push(format!("static check failed: {e}")),
+        Ok(report) => out.extend(report.findings.into_iter().map(Finding::Checker)),
+        Err(e) => out.push(Finding::CheckFailed(e.to_string())),
     }
     out
 }
 
 /// True if the static checker finds a section the source sends that does not
 /// exist in the destination (callers check the machine type themselves:
-/// see `trial::refusal_predicted`).
+/// see `judging::expectations::refusal_predicted`).
 pub fn predicts_refusal(a: &Version, b: &Version) -> bool {
     type Key = (String, std::path::PathBuf, String, std::path::PathBuf);
     static CACHE: OnceLock<Mutex<HashMap<Key, bool>>> = OnceLock::new();
@@ -44,7 +76,7 @@ pub fn predicts_refusal(a: &Version, b: &Version) -> bool {
     }
     let v = findings(a, b)
         .iter()
-        .any(|f| f.contains("does not exist in dest"));
+        .any(|f| matches!(f, Finding::Checker(c) if c.kind == check::FindingKind::SectionMissing));
     if let Ok(mut c) = cache.lock() {
         c.insert(key, v);
     }
@@ -103,4 +135,31 @@ pub fn check_versions(src: &Version, dst: &Version) -> Result<CheckReport, Stati
         })
     };
     Ok(check::check(&parse(src)?, &parse(dst)?, false)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definitions::project::{default_root, Project};
+
+    #[test]
+    fn a_section_the_destination_lacks_predicts_a_refusal_by_its_kind() {
+        let p = Project::load(&default_root()).expect("project");
+        let (v5, v6) = (p.version("v5").unwrap(), p.version("v6").unwrap());
+        let back = findings(v6, v5);
+        assert!(
+            back.iter().any(|f| matches!(
+                f,
+                Finding::Checker(c) if c.kind == check::FindingKind::SectionMissing
+            )),
+            "{back:?}"
+        );
+        assert!(predicts_refusal(v6, v5));
+        assert!(!predicts_refusal(v5, v6), "{:?}", findings(v5, v6));
+        // The machine type v6 runs is not one v5's release offers.
+        assert!(back
+            .iter()
+            .any(|f| matches!(f, Finding::MachineTypeNotOffered { .. })));
+        assert!(back[0].to_string().starts_with("machine type '"), "{}", back[0]);
+    }
 }

@@ -76,7 +76,10 @@ pub fn static_checks(project: &Project) -> Vec<StaticCheck> {
             out.push(StaticCheck {
                 src: a.name.clone(),
                 dst: b.name.clone(),
-                findings: crate::judging::staticcheck::findings(a, b),
+                findings: crate::judging::staticcheck::findings(a, b)
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect(),
             });
         }
     }
