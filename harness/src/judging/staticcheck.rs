@@ -160,6 +160,10 @@ mod tests {
         assert!(back
             .iter()
             .any(|f| matches!(f, Finding::MachineTypeNotOffered { .. })));
-        assert!(back[0].to_string().starts_with("machine type '"), "{}", back[0]);
+        assert!(
+            back[0].to_string().starts_with("machine type '"),
+            "{}",
+            back[0]
+        );
     }
 }

@@ -580,8 +580,11 @@ pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports:
     for dir in dirs {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
+            .map(|e| {
+                e.map(|e| e.path())
+                    .map_err(|e| format!("{}: {e}", dir.display()))
+            })
+            .collect::<Result<_, _>>()?;
         files.sort();
         for f in files {
             let name = f
@@ -601,14 +604,13 @@ pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports:
             } else if name.starts_with("details") && name.ends_with(".jsonl") {
                 details.extend(read_jsonl::<FailureDetail>(&f)?);
             } else if name.starts_with("soak") && name.ends_with(".json") {
-                if let Ok(r) = std::fs::read_to_string(&f)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| {
-                        serde_json::from_str::<reports::Results>(&t).map_err(|e| e.to_string())
-                    })
-                {
-                    duration = duration.max(r.run.duration_s);
-                }
+                // A shard's summary is written once its run ends: a run
+                // killed before has none, but one that exists must read.
+                let text =
+                    std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+                let r: reports::Results = serde_json::from_str(&text)
+                    .map_err(|e| format!("{}:{}:{}: {e}", f.display(), e.line(), e.column()))?;
+                duration = duration.max(r.run.duration_s);
             }
         }
     }
@@ -670,5 +672,47 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("10 parsecs").is_err());
+    }
+
+    fn record(seed: u64) -> String {
+        serde_json::to_string(&reports::results::TrialRecord {
+            scenario: "cfi01-program".into(),
+            chain: vec!["v5".into(), "v6".into()],
+            seed,
+            outcome: Some(reports::Outcome::Identical),
+            expected: true,
+            ..Default::default()
+        })
+        .expect("a record serializes")
+    }
+
+    fn project() -> Project {
+        Project::load(&crate::definitions::project::default_root()).expect("project")
+    }
+
+    #[test]
+    fn a_run_killed_mid_line_still_merges_and_a_corrupt_line_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = tempfile::tempdir().expect("temp dir");
+        let shard = dir.path().join("trials-0.jsonl");
+        let torn = format!("{}\n{}\n{{\"scenario\": \"cfi0", record(0), record(1));
+        std::fs::write(&shard, torn).expect("write");
+        let r = merge(&project(), &[dir.path().to_path_buf()], out.path()).expect("merges");
+        assert!(r.run.seeds.starts_with("2 trials"), "{}", r.run.seeds);
+
+        let corrupt = format!("{}\nnot json\n{}\n", record(0), record(1));
+        std::fs::write(&shard, corrupt).expect("write");
+        let e = merge(&project(), &[dir.path().to_path_buf()], out.path()).unwrap_err();
+        assert!(e.contains("trials-0.jsonl:2:"), "{e}");
+    }
+
+    #[test]
+    fn an_unreadable_shard_summary_is_an_error_not_skipped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("trials-0.jsonl"), record(0) + "\n").expect("write");
+        std::fs::write(dir.path().join("soak-0.json"), "{ truncated").expect("write");
+        let e = merge(&project(), &[dir.path().to_path_buf()], out.path()).unwrap_err();
+        assert!(e.contains("soak-0.json:1:"), "{e}");
     }
 }
