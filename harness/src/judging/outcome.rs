@@ -532,4 +532,151 @@ mod tests {
             "a missing read is past the last op"
         );
     }
+
+    // `verdict`: an observation to a result (the table above decides; these
+    // pin what feeds it).
+
+    use crate::definitions::versions::parse_version;
+    use crate::running::observation::{End, Hop, Observed};
+    use devices::Storage;
+
+    /// A one-device version promising `features`.
+    fn version(name: &str, features: &str) -> Arc<Version> {
+        let text = format!(
+            r#"
+release = "v5"
+machine-type = "nor-5.0"
+[[device]]
+id = "flash0"
+type = "cfi.pflash01"
+properties = {{ name = "f0", num-blocks = 4, sector-length = 0x1000, width = 4 }}
+features = [{features}]
+"#
+        );
+        Arc::new(
+            parse_version(
+                std::path::Path::new(&format!("machines/{name}.toml")),
+                &text,
+            )
+            .expect("a version"),
+        )
+    }
+
+    fn end(v: &Arc<Version>, byte: u8, state: bool) -> End {
+        let array = Storage::from_bytes(&[byte; 0x4000]);
+        End {
+            version: v.clone(),
+            arrays: vec![("flash0".into(), array.clone())],
+            images: vec![("flash0".into(), Some(array))],
+            states: state.then(Vec::new),
+        }
+    }
+
+    fn observed(v: &Arc<Version>, hops: &[(Arc<Version>, Arc<Version>)], end_byte: u8) -> Observed {
+        Observed {
+            reads: REFERENCE.to_vec(),
+            reference_reads: REFERENCE.to_vec(),
+            machine_type: "nor-5.0".into(),
+            loaded: hops
+                .iter()
+                .map(|(a, b)| Hop {
+                    from: a.clone(),
+                    to: b.clone(),
+                })
+                .collect(),
+            refusals: Vec::new(),
+            whole_vm_refusals: Vec::new(),
+            lost_at: None,
+            reference_end: end(v, 0xff, true),
+            end: end(v, end_byte, true),
+            migrate_us: 7,
+            total_us: 9,
+        }
+    }
+
+    fn targets() -> Vec<String> {
+        vec!["flash0".into()]
+    }
+
+    #[test]
+    fn a_crash_keeps_its_reason_and_time() {
+        let o = Observation::Crashed {
+            reason: "QEMU died: stderr".into(),
+            reference_reads: REFERENCE.to_vec(),
+            total_us: 42,
+        };
+        let r = verdict(OPS, &targets(), o);
+        assert_eq!(r.outcome, Outcome::Crashed);
+        assert_eq!((r.reason.as_str(), r.total_us), ("QEMU died: stderr", 42));
+        assert_eq!(r.reference_reads, REFERENCE);
+    }
+
+    #[test]
+    fn ends_are_compared_and_a_loss_is_allowed_only_by_a_hop_whose_versions_lack_the_feature() {
+        let full = version(
+            "full",
+            r#""write-buffer", "migrates-command-state", "restores-read-mode""#,
+        );
+        let bare = version("bare", r#""write-buffer""#);
+        let same = verdict(
+            OPS,
+            &targets(),
+            Observation::Ran(Box::new(observed(&full, &[], 0xff))),
+        );
+        assert_eq!(same.outcome, Outcome::Identical, "{}", same.reason);
+        assert_eq!((same.migrate_us, same.total_us), (7, 9));
+
+        let hop = [(full.clone(), full.clone())];
+        let r = verdict(
+            OPS,
+            &targets(),
+            Observation::Ran(Box::new(observed(&full, &hop, 0))),
+        );
+        assert_eq!(r.outcome, Outcome::Diverged, "{}", r.reason);
+        assert!(
+            r.reason
+                .contains("flash differs (flash0 array, flash0 image)"),
+            "{}",
+            r.reason
+        );
+        assert_eq!(r.flash_diff[0].expected.split(' ').next(), Some("ff"));
+
+        let hop = [(full.clone(), bare.clone())];
+        let r = verdict(
+            OPS,
+            &targets(),
+            Observation::Ran(Box::new(observed(&full, &hop, 0))),
+        );
+        assert_eq!(r.outcome, Outcome::Lossy, "{}", r.reason);
+    }
+
+    #[test]
+    fn canonical_states_are_compared_only_where_both_ends_show_them() {
+        let v = version("v", r#""write-buffer""#);
+        let mut o = observed(&v, &[], 0xff);
+        let spec = devices::DeviceSpec::parse(
+            "cfi.pflash01,name=f0,num-blocks=4,sector-length=0x1000,width=4",
+        )
+        .expect("a spec");
+        let dev = devices::create(&spec, devices::BlockBackend::none()).expect("a device");
+        o.reference_end.states = Some(vec![("flash0".into(), dev.state())]);
+        o.end.states = None;
+        let r = verdict(OPS, &targets(), Observation::Ran(Box::new(o)));
+        assert_eq!(r.outcome, Outcome::Identical, "{}", r.reason);
+    }
+
+    #[test]
+    fn a_whole_vm_refusal_is_told_beside_the_flash_only_verdict() {
+        let v = version("v", r#""write-buffer""#);
+        let mut o = observed(&v, &[(v.clone(), v.clone())], 0xff);
+        o.whole_vm_refusals = vec!["a -> b: device 'cpu' refused".into()];
+        let r = verdict(OPS, &targets(), Observation::Ran(Box::new(o)));
+        assert_eq!(r.outcome, Outcome::Identical);
+        assert_eq!(
+            r.reason,
+            format!(
+                "{WHOLE_VM_REFUSED}: a -> b: device 'cpu' refused; flash-only stream: identical"
+            )
+        );
+    }
 }
