@@ -22,27 +22,27 @@ struct Args {
 #[derive(Subcommand)]
 enum Command {
     /// Run the compatibility matrix (the main job), print the table, write the report.
-    Matrix(cli::MatrixArgs),
+    Matrix(cli::matrix::MatrixArgs),
     /// Replay an op list on one device and print the trace (JSON).
-    Replay(cli::ReplayArgs),
+    Replay(cli::replay::ReplayArgs),
     /// Print what a migration stream holds (sections, decoded flash fields,
     /// RAM blocks, capabilities), like QEMU's analyze-migration.py.
-    AnalyzeStream(cli::AnalyzeStreamArgs),
+    AnalyzeStream(cli::analyze_stream::AnalyzeStreamArgs),
     /// Run one trial: a scenario's seed along a chain of versions.
-    Trial(cli::TrialArgs),
+    Trial(cli::trial::TrialArgs),
     /// One scenario seed on two versions of a board without migrating: do
     /// they behave the same?
-    Compare(cli::CompareArgs),
+    Compare(cli::compare::CompareArgs),
     /// Replay a saved trial (scenarios/regressions/*.json).
-    ReplayTrial(cli::ReplayTrialArgs),
+    ReplayTrial(cli::trial::ReplayTrialArgs),
     /// Long randomized runs: all cores, progress, shards, JSON lines, reproducers.
     Soak(harness::soak::SoakArgs),
     /// Join soak shard results (directories) into one results file and report.
-    Merge(cli::MergeArgs),
+    Merge(cli::merge::MergeArgs),
     /// Measure accesses/s, migrations/s, trials/s, fork-vs-naive and jobs scaling (JSON).
-    Bench(cli::BenchArgs),
+    Bench(cli::bench::BenchArgs),
     /// Print each device state struct of a version with its effective features (JSON).
-    Introspect(cli::IntrospectArgs),
+    Introspect(cli::introspect::IntrospectArgs),
     /// Print the migration state descriptions as JSON, in the shape of QEMU's -dump-vmstate.
     DumpVmstate(harness::commands::vmstate::DumpVmstateArgs),
     /// Compare two state description dumps as QEMU's vmstate-static-checker does;
@@ -53,19 +53,19 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
-        Some(Command::Matrix(a)) => cli::main_job(a),
-        Some(Command::Replay(a)) => cli::replay(a),
-        Some(Command::Trial(a)) => cli::trial(a),
-        Some(Command::Compare(a)) => cli::compare(a),
-        Some(Command::AnalyzeStream(a)) => cli::analyze_stream(a),
-        Some(Command::ReplayTrial(a)) => cli::replay_trial(a),
-        Some(Command::Introspect(a)) => cli::introspect(a),
+        Some(Command::Matrix(a)) => cli::matrix::main_job(a),
+        Some(Command::Replay(a)) => cli::replay::replay(a),
+        Some(Command::Trial(a)) => cli::trial::trial(a),
+        Some(Command::Compare(a)) => cli::compare::compare(a),
+        Some(Command::AnalyzeStream(a)) => cli::analyze_stream::analyze_stream(a),
+        Some(Command::ReplayTrial(a)) => cli::trial::replay_trial(a),
+        Some(Command::Introspect(a)) => cli::introspect::introspect(a),
         Some(Command::DumpVmstate(a)) => harness::commands::vmstate::dump_vmstate(a),
         Some(Command::CheckStatic(a)) => harness::commands::vmstate::check_static(a),
-        Some(Command::Soak(a)) => cli::soak(a),
-        Some(Command::Bench(a)) => cli::bench(a),
-        Some(Command::Merge(a)) => cli::merge(a),
-        None => cli::main_job(cli::MatrixArgs::default()),
+        Some(Command::Soak(a)) => cli::soak::soak(a),
+        Some(Command::Bench(a)) => cli::bench::bench(a),
+        Some(Command::Merge(a)) => cli::merge::merge(a),
+        None => cli::matrix::main_job(cli::matrix::MatrixArgs::default()),
     };
     match result {
         Ok(code) => code,

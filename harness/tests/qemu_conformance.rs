@@ -4,8 +4,8 @@
 //! and the same final backing image.
 
 use devices::{BlockBackend, DeviceSpec};
-use harness::commands::replay::replay;
 use harness::generation::ops::parse_ops;
+use harness::running::replay::replay;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

@@ -11,7 +11,6 @@
 //! why and return, unless `NORCOMPAT_REQUIRE_QEMU=1` (CI), where they fail.
 
 use devices::BlockBackend;
-use harness::commands::replay::{replay_with, StreamOptions};
 use harness::definitions::emulators::locate;
 use harness::definitions::project::{default_root, Project};
 use harness::definitions::versions::Version;
@@ -20,6 +19,7 @@ use harness::generation::ops::Op;
 use harness::qemu::Launch;
 use harness::running::qemu_machine::Images;
 use harness::running::qemu_machine::QemuMachine;
+use harness::running::replay::{replay_with, StreamOptions};
 use std::sync::Arc;
 
 /// Seeds per (board, device).

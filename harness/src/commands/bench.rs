@@ -4,10 +4,12 @@
 //! and the peak RSS. Targets are judged on these ratios, never by timing
 //! assertions in tests.
 
+use crate::commands::{load_project, CliError};
 use crate::definitions::project::Project;
 use crate::generation::generator::TrialOp;
 use crate::judging::verdicts::run_cells;
 use crate::running::board::{migrate, Board};
+use std::process::ExitCode;
 
 use devices::{bus_read, bus_write, BlockBackend, DeviceSpec, FlashDevice};
 use rayon::prelude::*;
@@ -238,4 +240,20 @@ pub fn run(project: Arc<Project>, quick: bool) -> Value {
         "real_qemu_trials": real,
         "peak_rss_kib": peak_rss_kib(),
     })
+}
+
+/// `norcompat bench` arguments.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Short measurement windows (a smoke run; figures are noisier).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// Runs `norcompat bench` and prints its JSON summary.
+pub fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
+    let project = std::sync::Arc::new(load_project()?);
+    let summary = crate::commands::bench::run(project, args.quick);
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(ExitCode::SUCCESS)
 }

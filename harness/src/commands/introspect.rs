@@ -6,9 +6,12 @@
 //! The members come from the state's JSON Schema (derived from the Rust
 //! type), so the introspection cannot drift from what `state()` serializes.
 
+use crate::commands::CliError;
 use crate::definitions::versions::Version;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// The introspection of every device state struct of `version`.
 pub fn schema(version: &Version) -> Result<Value, String> {
@@ -301,4 +304,26 @@ mod tests {
         assert!(!has(&features(&compat), "restores-read-mode"));
         assert!(has(&features(&compat), "write-buffer"));
     }
+}
+
+/// `norcompat introspect VERSION`.
+#[derive(clap::Args, Debug)]
+pub struct IntrospectArgs {
+    /// A version name (machines/<name>.toml) or a path to a machine definition.
+    pub version: String,
+}
+
+/// Runs `norcompat introspect`: QAPI-introspection-shaped schema of each
+/// device state struct with its effective features.
+pub fn introspect(args: IntrospectArgs) -> Result<ExitCode, CliError> {
+    let root = crate::definitions::project::default_root();
+    let path = PathBuf::from(&args.version);
+    let version = if path.is_file() {
+        crate::definitions::versions::load_version(&path)?
+    } else {
+        crate::definitions::versions::find_version(&root.join("machines"), &args.version)?
+    };
+    let json = crate::commands::introspect::schema(&version)?;
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    Ok(ExitCode::SUCCESS)
 }

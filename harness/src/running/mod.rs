@@ -9,5 +9,6 @@ pub mod matrix;
 pub mod modes;
 pub mod observation;
 pub mod qemu_machine;
+pub mod replay;
 pub mod streams;
 pub mod trial;
