@@ -116,9 +116,9 @@ fn a_torn_last_line_is_ignored_and_other_damage_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("trials.jsonl");
     std::fs::write(&p, "{\"scenario\":\"x\",\"chain\":[\"v5\",\"v5\"],\"seed\":1,\"outcome\":\"identical\",\"expected\":true,\"reason\":\"\",\"ops\":3,\"timings\":{\"total_us\":1,\"migrate_us\":0}}\n{\"scen").unwrap();
-    let v: Vec<reports::results::TrialRecord> = harness::soak::read_jsonl(&p).unwrap();
+    let v: Vec<reports::results::TrialRecord> = harness::soak::jsonl::read_jsonl(&p).unwrap();
     assert_eq!(v.len(), 1);
     std::fs::write(&p, "{\"scen\n{}\n").unwrap();
-    let e = harness::soak::read_jsonl::<reports::results::TrialRecord>(&p).unwrap_err();
+    let e = harness::soak::jsonl::read_jsonl::<reports::results::TrialRecord>(&p).unwrap_err();
     assert!(e.contains("trials.jsonl:1:"), "{e}");
 }
