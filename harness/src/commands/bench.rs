@@ -131,7 +131,15 @@ fn fork_vs_naive(project: &Project, seeds: &[u64]) -> Value {
                 let seq =
                     crate::generation::sequences::sequence(project, s, *seed, chain.len() - 1);
                 // Naive: a reference run of its own per chain, then the trial.
-                black_box(crate::running::matrix::run_chain(&versions, &s.devices, &seq.ops).ok());
+                black_box(
+                    crate::running::matrix::run_chain(
+                        &versions,
+                        &s.devices,
+                        &seq.ops,
+                        crate::running::trial::Record::Nothing,
+                    )
+                    .ok(),
+                );
             }
         }
     }

@@ -28,7 +28,7 @@ fn report_one(
     trace: bool,
     command: &str,
 ) -> Result<ExitCode, CliError> {
-    let mut result = crate::judging::verdicts::run_chain(chain, targets, ops)?;
+    let mut result = crate::judging::verdicts::run_chain_recorded(chain, targets, ops)?;
     // A real build against its model, seed for seed (as the matrix does).
     if let Some(model) = chain
         .iter()
@@ -47,7 +47,7 @@ fn report_one(
     }
     let expected = crate::judging::expectations::expected_outcomes(chain, targets);
     if trace {
-        for row in crate::results::records::op_rows(chain, targets, ops) {
+        for row in crate::results::records::op_rows(&result) {
             let vals = match (row.expected, row.got) {
                 (Some(e), Some(g)) if e == g => format!(" = {g:#x}"),
                 (Some(e), Some(g)) => format!(" = {g:#x} (reference {e:#x})  <-- differs"),

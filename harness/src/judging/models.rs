@@ -8,7 +8,7 @@ use crate::generation::generator::TrialOp;
 use crate::judging::outcome::TrialOutcome;
 use crate::judging::outcome::{verdict, TrialResult};
 use crate::running::machine::Link;
-use crate::running::trial::{run_reference, run_trial};
+use crate::running::trial::{run_reference, run_trial, Record};
 use reports::Outcome;
 use std::sync::Arc;
 
@@ -38,7 +38,13 @@ pub fn check_against_models(project: &Project, trials: &mut [TrialOutcome]) {
         let model_run = match found {
             Some(u) => u.result.clone(),
             None => {
-                let Ok(r) = run_reference(model, &t.scenario.devices, &t.ops, Link::Shared) else {
+                let Ok(r) = run_reference(
+                    model,
+                    &t.scenario.devices,
+                    &t.ops,
+                    Link::Shared,
+                    Record::Nothing,
+                ) else {
                     continue;
                 };
                 verdict(
@@ -137,6 +143,7 @@ properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, wi
             flash_diff: Vec::new(),
             migrate_us: 0,
             total_us: 0,
+            steps: Vec::new(),
         }
     }
 

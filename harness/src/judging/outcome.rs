@@ -6,7 +6,7 @@ use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::judging::comparison::{flash_diffs_of, state_diffs};
 use crate::judging::expectations::loss_allowed;
-use crate::running::observation::Observation;
+use crate::running::observation::{Observation, OpStep};
 use reports::results::{FlashDiff, StateDiff};
 use reports::Outcome;
 use std::collections::BTreeSet;
@@ -27,6 +27,8 @@ pub struct TrialResult {
     pub flash_diff: Vec<FlashDiff>,
     pub migrate_us: u64,
     pub total_us: u64,
+    /// Each op as the run executed it (recorded runs only).
+    pub steps: Vec<OpStep>,
 }
 
 impl TrialResult {
@@ -43,6 +45,7 @@ impl TrialResult {
             flash_diff: Vec::new(),
             migrate_us: 0,
             total_us: 0,
+            steps: Vec::new(),
         }
     }
 }
@@ -114,6 +117,7 @@ pub fn verdict(ops: &[TrialOp], targets: &[String], observation: Observation) ->
         migrate_us: o.migrate_us,
     });
     r.total_us = o.total_us;
+    r.steps = o.steps;
     if !o.whole_vm_refusals.is_empty() {
         // Both verdicts side by side: the whole-VM stream's, then the
         // flash-only stream's (the outcome).
@@ -248,6 +252,7 @@ pub fn judge(j: Judged<'_>) -> TrialResult {
         flash_diff,
         migrate_us,
         total_us: 0,
+        steps: Vec::new(),
     }
 }
 
@@ -591,6 +596,7 @@ features = [{features}]
             end: end(v, end_byte, true),
             migrate_us: 7,
             total_us: 9,
+            steps: Vec::new(),
         }
     }
 

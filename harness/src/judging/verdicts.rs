@@ -9,6 +9,7 @@ use crate::judging::expectations::expected_outcomes;
 use crate::judging::models::check_against_models;
 use crate::judging::outcome::{verdict, TrialOutcome, TrialResult};
 use crate::running::matrix::{available_chains, real_seeds, RanTrial};
+use crate::running::trial::Record;
 use std::sync::Arc;
 
 /// Judges one trial that ran.
@@ -52,6 +53,17 @@ pub fn run_chain(
     targets: &[String],
     ops: &[TrialOp],
 ) -> Result<TrialResult, String> {
-    let observation = crate::running::matrix::run_chain(chain, targets, ops)?;
+    let observation = crate::running::matrix::run_chain(chain, targets, ops, Record::Nothing)?;
+    Ok(verdict(ops, targets, observation))
+}
+
+/// [`run_chain`], recording each op with the accessed device's state
+/// before it (the result's `steps`).
+pub fn run_chain_recorded(
+    chain: &[Arc<Version>],
+    targets: &[String],
+    ops: &[TrialOp],
+) -> Result<TrialResult, String> {
+    let observation = crate::running::matrix::run_chain(chain, targets, ops, Record::Steps)?;
     Ok(verdict(ops, targets, observation))
 }

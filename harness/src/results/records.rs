@@ -5,12 +5,10 @@
 use crate::definitions::project::Project;
 use crate::generation::generator::TrialOp;
 use crate::judging::outcome::TrialOutcome;
-use crate::judging::verdicts::run_chain;
+use crate::judging::outcome::TrialResult;
+use crate::judging::verdicts::{run_chain, run_chain_recorded};
 use crate::minimizing::reproducer::{Reproducer, FORMAT};
 use crate::minimizing::shrink::shrink;
-use crate::running::board::{migrate, Board};
-use crate::running::machine::Link;
-use crate::running::trial::run_reference;
 use reports::results::{
     Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo,
 };
@@ -115,110 +113,24 @@ pub fn shrink_trial(t: &TrialOutcome) -> Vec<TrialOp> {
     shrink(&t.ops, &fails, budget)
 }
 
-/// Op-by-op rows of a trial: the mode of the accessed device before each op,
-/// and what the reference and the trial read.
-pub fn op_rows(
-    chain: &[Arc<crate::definitions::versions::Version>],
-    targets: &[String],
-    ops: &[TrialOp],
-) -> Vec<OpRow> {
-    if chain.iter().any(|v| v.is_real()) {
-        return match run_chain(chain, targets, ops) {
-            Ok(r) => real_op_rows(chain, targets, ops, &r),
-            Err(_) => Vec::new(),
-        };
-    }
-    let Ok(reference) = run_reference(&chain[0], targets, ops, Link::Shared) else {
-        return Vec::new();
-    };
-    let Ok(mut board) = Board::new(&chain[0], targets) else {
-        return Vec::new();
-    };
-    let want: BTreeMap<usize, u64> = reference.reads.iter().copied().collect();
-    let mut hop = 0;
-    let mut rows = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        let (device, mode) = match op {
-            TrialOp::Write { dev, .. } | TrialOp::Read { dev, .. } => {
-                let d = board.targets[*dev];
-                (
-                    targets[*dev].clone(),
-                    crate::running::modes::describe(&board.devices()[d].state()),
-                )
-            }
-            _ => (String::new(), String::new()),
-        };
-        let mut text = op.to_string();
-        let mut got = None;
-        if matches!(op, TrialOp::Migrate) {
-            hop += 1;
-            let dst = &chain[hop.min(chain.len() - 1)];
-            match migrate(&board, dst) {
-                Ok(next) => {
-                    text = format!("migrate {} -> {}", board.version.name, dst.name);
-                    board = next;
-                }
-                Err(r) => {
-                    text = format!(
-                        "migrate {} -> {}: refused ({})",
-                        board.version.name, dst.name, r
-                    )
-                }
-            }
-        } else {
-            got = board.apply(op);
-        }
-        rows.push(OpRow {
-            index: i,
-            device,
-            op: text,
-            mode_before: mode,
-            expected: want.get(&i).copied(),
-            got,
-        });
-    }
-    rows
-}
-
-/// Op rows of a chain through a real version, from the trial's own reads:
-/// a QEMU process does not show its device modes ("n/a").
-fn real_op_rows(
-    chain: &[Arc<crate::definitions::versions::Version>],
-    targets: &[String],
-    ops: &[TrialOp],
-    r: &crate::judging::outcome::TrialResult,
-) -> Vec<OpRow> {
+/// Op-by-op rows of a trial from its recorded steps: the mode of the
+/// accessed device before each op ("n/a" where the machine does not show
+/// its state: real QEMU), and what the reference and the trial read.
+pub fn op_rows(r: &TrialResult) -> Vec<OpRow> {
     let want: BTreeMap<usize, u64> = r.reference_reads.iter().copied().collect();
-    let got: BTreeMap<usize, u64> = r.reads.iter().copied().collect();
-    let mut hop = 0;
-    ops.iter()
-        .enumerate()
-        .map(|(i, op)| {
-            let device = match op {
-                TrialOp::Write { dev, .. } | TrialOp::Read { dev, .. } => targets[*dev].clone(),
-                _ => String::new(),
-            };
-            let text = if matches!(op, TrialOp::Migrate) {
-                hop += 1;
-                let from = &chain[(hop - 1).min(chain.len() - 1)].name;
-                let to = &chain[hop.min(chain.len() - 1)].name;
-                format!("migrate {from} -> {to}")
-            } else {
-                op.to_string()
-            };
-            let mode_before = if device.is_empty() {
-                String::new()
-            } else {
-                "n/a".to_string()
-            };
-            OpRow {
-                index: i,
-                device,
-                op: text,
-                mode_before,
-                expected: want.get(&i).copied(),
-                got: got.get(&i).copied(),
-            }
+    r.steps
+        .iter()
+        .map(|s| OpRow {
+            index: s.index,
+            device: s.device.clone(),
+            op: s.op.clone(),
+            mode_before: match &s.state_before {
+                Some(state) => crate::running::modes::describe(state),
+                None if !s.device.is_empty() => "n/a".into(),
+                None => String::new(),
+            },
+            expected: want.get(&s.index).copied(),
+            got: s.got,
         })
         .collect()
 }
@@ -489,7 +401,7 @@ pub fn detail(t: &TrialOutcome, checks: &[StaticCheck], save_to: Option<&Path>) 
     let ops = if keep { t.ops.clone() } else { shrink_trial(t) };
     let targets = &t.scenario.devices;
     let result = (!keep)
-        .then(|| run_chain(&t.chain, targets, &ops).ok())
+        .then(|| run_chain_recorded(&t.chain, targets, &ops).ok())
         .flatten();
     let result = result.as_ref().unwrap_or(&t.result);
     let repro = Reproducer {
@@ -538,11 +450,7 @@ pub fn detail(t: &TrialOutcome, checks: &[StaticCheck], save_to: Option<&Path>) 
         reason: result.reason.clone(),
         reproduce,
         reproducer_file: file,
-        ops: if real {
-            real_op_rows(&t.chain, targets, &ops, result)
-        } else {
-            op_rows(&t.chain, targets, &ops)
-        },
+        ops: op_rows(result),
         state_diff: result.state_diff.clone(),
         flash_diff: result.flash_diff.clone(),
         static_findings,

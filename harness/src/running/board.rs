@@ -290,6 +290,10 @@ impl VersionMachine for Board {
         Ok(Board::apply(self, op))
     }
 
+    fn target_state(&self, dev: usize) -> Option<DeviceState> {
+        Some(self.target(dev).state())
+    }
+
     fn arrays(&self) -> Option<Vec<(String, Storage)>> {
         Some(Board::arrays(self))
     }

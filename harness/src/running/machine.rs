@@ -11,7 +11,7 @@ use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::running::observation::End;
 use devices::migration::LoadFailure;
-use devices::{BlockBackend, Storage};
+use devices::{BlockBackend, DeviceState, Storage};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -115,6 +115,9 @@ pub trait VersionMachine {
     fn machine_type(&self) -> &str;
     /// Applies one op (a `Migrate` marker does nothing); a read returns its value.
     fn apply(&mut self, op: &TrialOp) -> Result<Option<u64>, RunError>;
+    /// The canonical state of scenario device `dev`, where the machine
+    /// shows it (`None` for real QEMU).
+    fn target_state(&self, dev: usize) -> Option<DeviceState>;
     /// The flash arrays by device id, where the machine shows them without
     /// saving a stream (models); `None` for real QEMU.
     fn arrays(&self) -> Option<Vec<(String, Storage)>>;

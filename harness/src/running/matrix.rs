@@ -10,7 +10,7 @@ use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::running::machine::Link;
 use crate::running::observation::Observation;
-use crate::running::trial::{run_reference, run_trial};
+use crate::running::trial::{run_reference, run_trial, Record};
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -38,8 +38,9 @@ pub fn run_chain(
     chain: &[Arc<Version>],
     targets: &[String],
     ops: &[TrialOp],
+    record: Record,
 ) -> Result<Observation, String> {
-    let reference = run_reference(&chain[0], targets, ops, Link::for_chain(chain))
+    let reference = run_reference(&chain[0], targets, ops, Link::for_chain(chain), record)
         .map_err(|e| format!("reference run on {}: {}", chain[0].name, e.0))?;
     Ok(run_trial(chain, targets, ops, &reference))
 }
@@ -77,7 +78,14 @@ pub fn run_group<T>(
         if chains.is_empty() {
             continue;
         }
-        let reference = run_reference(source, &s.devices, &seq.ops, link);
+        // Trials through QEMU record their steps as they run (a rerun for
+        // the report would cost QEMU processes); model trials are rerun,
+        // shrunk, when the report needs their steps.
+        let record = match link {
+            Link::Qemu => Record::Steps,
+            Link::Shared => Record::Nothing,
+        };
+        let reference = run_reference(source, &s.devices, &seq.ops, link, record);
         for c in chains {
             let observation = match &reference {
                 Ok(r) => run_trial(&project.chain_versions(c), &s.devices, &seq.ops, r),

@@ -20,6 +20,21 @@ pub struct End {
     pub states: Option<Vec<(String, DeviceState)>>,
 }
 
+/// One op as a recorded run executed it.
+#[derive(Clone, Debug)]
+pub struct OpStep {
+    pub index: usize,
+    /// The scenario device it accesses (empty for machine-wide ops).
+    pub device: String,
+    /// The op, a migration with its hop and any refusal.
+    pub op: String,
+    /// The accessed device's canonical state before the op, where the
+    /// machine shows it.
+    pub state_before: Option<DeviceState>,
+    /// The value a read returned.
+    pub got: Option<u64>,
+}
+
 /// One hop of the chain that loaded.
 #[derive(Clone, Debug)]
 pub struct Hop {
@@ -50,6 +65,9 @@ pub struct Observed {
     pub end: End,
     pub migrate_us: u64,
     pub total_us: u64,
+    /// Each op as the run executed it (recorded runs only): before the
+    /// first migration the reference's, then the trial's own.
+    pub steps: Vec<OpStep>,
 }
 
 /// What a trial run observed.

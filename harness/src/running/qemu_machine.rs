@@ -513,6 +513,10 @@ impl VersionMachine for QemuMachine {
         Ok(timed(&TIMINGS.ops_us, || QemuMachine::apply(self, op))?)
     }
 
+    fn target_state(&self, _: usize) -> Option<devices::DeviceState> {
+        None
+    }
+
     fn arrays(&self) -> Option<Vec<(String, Storage)>> {
         None
     }

@@ -11,7 +11,7 @@ use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::running::launch::{load, start};
 use crate::running::machine::{Link, RunError, Saved, Scratch, VersionMachine};
-use crate::running::observation::{End, Hop, Observation, Observed};
+use crate::running::observation::{End, Hop, Observation, Observed, OpStep};
 use devices::Storage;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -25,6 +25,8 @@ pub struct Reference {
     pub end: End,
     /// How the trials from this reference pass state on.
     pub link: Link,
+    /// Each op as the reference executed it, when recorded.
+    pub steps: Option<Vec<OpStep>>,
 }
 
 impl Reference {
@@ -34,6 +36,14 @@ impl Reference {
     }
 }
 
+/// Whether a run records each op (with the accessed device's state before
+/// it) for the report's op rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    Steps,
+    Nothing,
+}
+
 /// Runs the reference for `ops` on `source`: its reads, the state saved at
 /// every migration point, and its end.
 pub fn run_reference(
@@ -41,16 +51,30 @@ pub fn run_reference(
     targets: &[String],
     ops: &[TrialOp],
     link: Link,
+    record: Record,
 ) -> Result<Reference, RunError> {
     let scratch = Scratch::default();
     let mut m = start(source, targets, link)?;
     let mut reads = Vec::new();
     let mut points = Vec::new();
+    let mut steps = Vec::new();
     for (i, op) in ops.iter().enumerate() {
+        let before = (record == Record::Steps).then(|| state_before(m.as_ref(), targets, op));
+        let mut got = None;
         if matches!(op, TrialOp::Migrate) {
             points.push(m.save(&scratch)?);
         } else if let Some(v) = m.apply(op)? {
             reads.push((i, v));
+            got = Some(v);
+        }
+        if let Some((device, state_before)) = before {
+            steps.push(OpStep {
+                index: i,
+                device,
+                op: op.to_string(),
+                state_before,
+                got,
+            });
         }
     }
     let end = visible(m.end(&scratch)?, link);
@@ -59,7 +83,23 @@ pub fn run_reference(
         points,
         end,
         link,
+        steps: (record == Record::Steps).then_some(steps),
     })
+}
+
+/// The device an op accesses and its state before the op (where the
+/// machine shows it).
+fn state_before(
+    m: &dyn VersionMachine,
+    targets: &[String],
+    op: &TrialOp,
+) -> (String, Option<devices::DeviceState>) {
+    match op {
+        TrialOp::Write { dev, .. } | TrialOp::Read { dev, .. } => {
+            (targets[*dev].clone(), m.target_state(*dev))
+        }
+        _ => (String::new(), None),
+    }
 }
 
 /// What the oracle compares of an end: through QEMU's link, what QEMU can
@@ -126,14 +166,38 @@ fn run_trial_inner(
     let mut whole_vm = Vec::new();
     let mut lost_at: Option<String> = None;
     let mut migrate_us = 0;
+    // Recorded steps: the reference's up to the first migration (and while
+    // the machine is the untouched source), then the trial's own.
+    let recorded = reference.steps.as_ref();
+    let mut steps: Vec<OpStep> = recorded
+        .map(|s| s.iter().filter(|s| s.index < start).cloned().collect())
+        .unwrap_or_default();
     for (i, op) in ops.iter().enumerate().skip(start) {
         if !matches!(op, TrialOp::Migrate) {
             if let Some(m) = current.as_mut() {
-                if let Some(v) = m.apply(op)? {
+                let before = recorded.map(|_| state_before(m.as_ref(), targets, op));
+                let got = m.apply(op)?;
+                if let Some(v) = got {
                     reads.push((i, v));
                 }
-            } else if let Some(r) = reference.reads.iter().find(|(j, _)| *j == i) {
-                reads.push(*r);
+                if let Some((device, state_before)) = before {
+                    steps.push(OpStep {
+                        index: i,
+                        device,
+                        op: op.to_string(),
+                        state_before,
+                        got,
+                    });
+                }
+            } else {
+                if let Some(r) = reference.reads.iter().find(|(j, _)| *j == i) {
+                    reads.push(*r);
+                }
+                steps.extend(
+                    recorded
+                        .and_then(|s| s.iter().find(|s| s.index == i))
+                        .cloned(),
+                );
             }
             continue;
         }
@@ -149,6 +213,7 @@ fn run_trial_inner(
             }
         };
         let l = load(saved, dst, targets, &scratch)?;
+        let hop_text = format!("migrate {} -> {}", at.name, dst.name);
         if let Some(reason) = l.whole_vm_refused {
             whole_vm.push(format!("{} -> {}: {reason}", at.name, dst.name));
         }
@@ -172,12 +237,20 @@ fn run_trial_inner(
                 });
                 at = dst.clone();
                 current = Some(next);
+                if recorded.is_some() {
+                    steps.push(migration_step(i, hop_text));
+                }
             }
             // The source continues (while it is the untouched source, it
             // is the reference run itself). No op index here: reasons are
             // grouped by text in reports (the op sequence shows where the
             // migration was).
-            Err(reason) => refusals.push(format!("{} -> {} refused: {reason}", at.name, dst.name)),
+            Err(reason) => {
+                if recorded.is_some() {
+                    steps.push(migration_step(i, format!("{hop_text}: refused ({reason})")));
+                }
+                refusals.push(format!("{} -> {} refused: {reason}", at.name, dst.name))
+            }
         }
         migrate_us += t.elapsed().as_micros() as u64;
     }
@@ -197,7 +270,18 @@ fn run_trial_inner(
         end,
         migrate_us,
         total_us: 0,
+        steps,
     })))
+}
+
+fn migration_step(index: usize, op: String) -> OpStep {
+    OpStep {
+        index,
+        device: String::new(),
+        op,
+        state_before: None,
+        got: None,
+    }
 }
 
 /// The first byte where `after` (arrays by device id) differs from
