@@ -27,7 +27,7 @@ pub struct Run {
 /// saves a stream at each migration marker and goes on, a model skips it.
 pub fn run_on(v: &Arc<Version>, targets: &[String], ops: &[TrialOp]) -> Result<Run, String> {
     let scratch = Scratch::default();
-    let err = |e: RunError| format!("{}: {}", v.name, e.0);
+    let err = |e: RunError| format!("{}: {e}", v.name);
     let mut m = start(v, targets, Link::Shared).map_err(err)?;
     let mut reads = Vec::new();
     let mut wire = Vec::new();

@@ -20,7 +20,7 @@ pub fn start(
             Link::Shared => Board::new(v, targets),
             Link::Qemu => Board::plain(v, targets, None),
         };
-        Ok(Box::new(board.map_err(RunError)?))
+        Ok(Box::new(board.map_err(RunError::Realize)?))
     }
 }
 
@@ -58,7 +58,8 @@ pub fn load(
             })
         }
     };
-    let flash = crate::running::streams::flash_only_stream(dst, &saved.stream).map_err(RunError)?;
+    let flash =
+        crate::running::streams::flash_only_stream(dst, &saved.stream).map_err(RunError::Stream)?;
     Ok(Loaded {
         result: load_stream(saved, &flash, dst, targets, scratch)?,
         whole_vm_refused: Some(refused),
@@ -80,7 +81,7 @@ fn load_stream(
         Drives::Shared(drives) => Board::opening(&saved.from, dst, targets, drives),
         Drives::Copied(images) => Board::on_copies(dst, targets, images).map(Ok),
     };
-    let mut board = match board.map_err(RunError)? {
+    let mut board = match board.map_err(RunError::Realize)? {
         Ok(b) => b,
         Err(refusal) => return Ok(Err(refusal)),
     };

@@ -15,16 +15,34 @@ use devices::{BlockBackend, DeviceState, Storage};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Why a run could not go on (a machine could not start, a QEMU died, hung
-/// or answered garbage): the trial is `crashed`, with QEMU's stderr in the
-/// reason.
-#[derive(Debug)]
-pub struct RunError(pub String);
-
-impl From<crate::qemu::QemuError> for RunError {
-    fn from(e: crate::qemu::QemuError) -> RunError {
-        RunError(e.to_string())
-    }
+/// Why a run could not go on: the trial is `crashed`, with the reason (and
+/// QEMU's stderr where QEMU failed).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A model machine could not be realized.
+    #[error("{0}")]
+    Realize(String),
+    /// A real version's emulator is not usable here.
+    #[error("{version}: QEMU not usable: {reason}")]
+    NotUsable { version: String, reason: String },
+    /// A version lacks a device the scenario targets.
+    #[error("version {version} has no device '{device}'")]
+    NoSuchDevice { version: String, device: String },
+    /// QEMU died, hung or answered garbage.
+    #[error(transparent)]
+    Qemu(#[from] crate::qemu::QemuError),
+    /// A stream could not be read or rewritten for its destination.
+    #[error("{0}")]
+    Stream(String),
+    /// A file of the run could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The scratch directory could not be created.
+    #[error("scratch directory: {0}")]
+    Scratch(String),
 }
 
 /// How the machines of a trial pass state to each other.
@@ -142,11 +160,11 @@ impl Scratch {
             tempfile::Builder::new()
                 .prefix("norcompat-run-")
                 .tempdir()
-                .map_err(|e| format!("scratch directory: {e}"))
+                .map_err(|e| e.to_string())
         });
         match dir {
             Ok(d) => Ok(d.path()),
-            Err(e) => Err(RunError(e.clone())),
+            Err(e) => Err(RunError::Scratch(e.clone())),
         }
     }
 }

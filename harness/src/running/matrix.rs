@@ -41,7 +41,7 @@ pub fn run_chain(
     record: Record,
 ) -> Result<Observation, String> {
     let reference = run_reference(&chain[0], targets, ops, Link::for_chain(chain), record)
-        .map_err(|e| format!("reference run on {}: {}", chain[0].name, e.0))?;
+        .map_err(|e| format!("reference run on {}: {e}", chain[0].name))?;
     Ok(run_trial(chain, targets, ops, &reference))
 }
 
@@ -90,7 +90,7 @@ pub fn run_group<T>(
             let observation = match &reference {
                 Ok(r) => run_trial(&project.chain_versions(c), &s.devices, &seq.ops, r),
                 Err(e) => Observation::crashed(
-                    format!("reference run on {} failed: {}", source.name, e.0),
+                    format!("reference run on {} failed: {e}", source.name),
                     &[],
                 ),
             };

@@ -398,13 +398,16 @@ fn timed<T>(counter: &AtomicU64, f: impl FnOnce() -> T) -> T {
 }
 
 fn launch_of(v: &Version, machine_type: &str) -> Result<Launch, RunError> {
-    let e = v
-        .emulator
-        .as_ref()
-        .ok_or_else(|| RunError(format!("{} is not a real emulator", v.name)))?;
+    let e = v.emulator.as_ref().ok_or_else(|| RunError::NotUsable {
+        version: v.name.clone(),
+        reason: "not a real emulator".into(),
+    })?;
     locate(e, machine_type)
         .map(|l| l.launch)
-        .map_err(|r| RunError(format!("{}: QEMU not usable: {r}", v.name)))
+        .map_err(|reason| RunError::NotUsable {
+            version: v.name.clone(),
+            reason,
+        })
 }
 
 fn target_indices(v: &Version, targets: &[String]) -> Result<Vec<usize>, RunError> {
@@ -414,7 +417,10 @@ fn target_indices(v: &Version, targets: &[String]) -> Result<Vec<usize>, RunErro
             v.devices
                 .iter()
                 .position(|d| &d.id == id)
-                .ok_or_else(|| RunError(format!("version {} has no device '{id}'", v.name)))
+                .ok_or_else(|| RunError::NoSuchDevice {
+                    version: v.name.clone(),
+                    device: id.clone(),
+                })
         })
         .collect()
 }
@@ -476,12 +482,15 @@ impl QemuMachine {
                     target_page_bits: Some(bits),
                 },
             )
-            .map_err(|e| RunError(format!("re-paging the model's stream: {e}")))?
+            .map_err(|e| RunError::Stream(format!("re-paging the model's stream: {e}")))?
             .stream
         } else {
             stream.to_vec()
         };
-        std::fs::write(&path, &stream).map_err(|e| RunError(format!("{}: {e}", path.display())))?;
+        std::fs::write(&path, &stream).map_err(|source| RunError::Io {
+            path: path.clone(),
+            source,
+        })?;
         TIMINGS.starts.fetch_add(1, Ordering::Relaxed);
         let mut q = timed(&TIMINGS.start_us, || {
             QemuMachine::start(&launch, dst, &dst.machine_type, &idx, images, true)
@@ -545,12 +554,11 @@ impl VersionMachine for QemuMachine {
         let images = timed(&TIMINGS.images_us, || self.images.read())?;
         let v = self.version.clone();
         let arrays = timed(&TIMINGS.compare_us, || {
-            let flash = flash_only_for(&v, &stream).map_err(RunError)?;
-            let mut model = Board::on_copies(&v, &[], &images).map_err(RunError)?;
-            model
-                .machine
-                .load_into(&flash)
-                .map_err(|e| RunError(format!("reading the final stream of {}: {e}", v.name)))?;
+            let flash = flash_only_for(&v, &stream).map_err(RunError::Stream)?;
+            let mut model = Board::on_copies(&v, &[], &images).map_err(RunError::Realize)?;
+            model.machine.load_into(&flash).map_err(|e| {
+                RunError::Stream(format!("reading the final stream of {}: {e}", v.name))
+            })?;
             Ok::<_, RunError>(model.arrays())
         })?;
         Ok(End {

@@ -125,7 +125,7 @@ pub fn run_trial(
     }));
     let r = match result {
         Ok(Ok(r)) => r,
-        Ok(Err(RunError(reason))) => Observation::crashed(reason, &reference.reads),
+        Ok(Err(e)) => Observation::crashed(e.to_string(), &reference.reads),
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
