@@ -3,6 +3,7 @@
 //! `cargo test` before the matrix.
 
 use crate::generation::generator::TrialOp;
+use crate::generation::ops::WIDTHS;
 use reports::Outcome;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -74,6 +75,27 @@ impl Reproducer {
                 r.chain.len(),
                 r.chain.len().saturating_sub(1)
             ));
+        }
+        // Checked here, not when the ops run: a hand-edited index would
+        // otherwise stop the replay with a panic.
+        for (i, op) in r.ops.iter().enumerate() {
+            let (TrialOp::Write { dev, width, .. } | TrialOp::Read { dev, width, .. }) = op else {
+                continue;
+            };
+            if *dev >= r.devices.len() {
+                return Err(format!(
+                    "{}: op {i}: device index {dev}, but `devices` lists {} ({})",
+                    path.display(),
+                    r.devices.len(),
+                    r.devices.join(", ")
+                ));
+            }
+            if !WIDTHS.contains(width) {
+                return Err(format!(
+                    "{}: op {i}: width {width} (expected 1, 2, 4 or 8)",
+                    path.display()
+                ));
+            }
         }
         Ok(r)
     }
@@ -202,6 +224,23 @@ mod tests {
             e.contains("a chain of 2 versions needs 1 migrate ops"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_op_on_a_device_the_file_does_not_list_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_edited(dir.path(), "dev.json", |m| {
+            m["ops"][3]["dev"] = 1.into();
+        });
+        let e = Reproducer::load(&path).unwrap_err();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(e.contains("op 3: device index 1"), "{e}");
+        let path = write_edited(dir.path(), "width.json", |m| {
+            m["ops"][0]["width"] = 3.into();
+        });
+        let e = Reproducer::load(&path).unwrap_err();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(e.contains("op 0: width 3"), "{e}");
     }
 
     #[test]
