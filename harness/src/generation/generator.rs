@@ -754,3 +754,222 @@ fn place_migrations(g: &mut Gen<'_>, scenario: &Scenario, hops: usize) -> Sequen
     }
     Sequence { ops }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definitions::scenarios::parse_scenario;
+    use crate::definitions::versions::parse_version;
+    use std::path::Path;
+
+    /// The shapes the generator must handle, as on the composite board: a
+    /// cfi01 x32 bank of two x16 chips (twice), a cfi02 x16 part mirrored
+    /// four times, and a cfi02 x8 part with non-uniform sectors.
+    const VERSION: &str = r#"
+release = "v5"
+machine-type = "nor-5.0"
+[[device]]
+id = "flash0"
+type = "cfi.pflash01"
+properties = { name = "virt.flash0", num-blocks = 16, sector-length = 0x40000, width = 4, device-width = 2, id0 = 0x89, id1 = 0x18 }
+[[device]]
+id = "flash1"
+type = "cfi.pflash01"
+properties = { name = "virt.flash1", num-blocks = 16, sector-length = 0x40000, width = 4, device-width = 2, id0 = 0x89, id1 = 0x18 }
+[[device]]
+id = "musicpal"
+type = "cfi.pflash02"
+properties = { name = "musicpal.flash", num-blocks = 128, sector-length = 0x10000, width = 2, mappings = 4, id0 = 0xBF, id1 = 0x236D, unlock-addr0 = 0x5555, unlock-addr1 = 0x2AAA }
+[[device]]
+id = "bootblock"
+type = "cfi.pflash02"
+properties = { name = "boot.flash", num-blocks0 = 127, sector-length0 = 0x10000, num-blocks1 = 1, sector-length1 = 0x8000, num-blocks2 = 2, sector-length2 = 0x2000, num-blocks3 = 1, sector-length3 = 0x4000, width = 1, id0 = 0x66, id1 = 0x22, unlock-addr0 = 0x555, unlock-addr1 = 0x2AA }
+"#;
+
+    fn layouts(ids: &[&str]) -> Vec<Layout> {
+        let v = parse_version(Path::new("machines/t.toml"), VERSION).unwrap();
+        ids.iter()
+            .map(|id| Layout::of(v.device(id).unwrap()))
+            .collect()
+    }
+
+    /// A scenario on `devices` with the `[mix]` lines `mix`.
+    fn scenario(devices: &[&str], length: [usize; 2], points: &str, mix: &str) -> Scenario {
+        let devices: Vec<String> = devices.iter().map(|d| format!("{d:?}")).collect();
+        let text = format!(
+            "devices = [{}]\nlength = [{}, {}]\n[migration]\npoints = [{points}]\n[mix]\n{mix}\n",
+            devices.join(", "),
+            length[0],
+            length[1]
+        );
+        parse_scenario(Path::new("scenarios/t.toml"), &text).unwrap()
+    }
+
+    fn every_kind() -> String {
+        crate::definitions::scenarios::MIX_KINDS
+            .iter()
+            .map(|(k, _)| format!("{k} = 1\n"))
+            .collect()
+    }
+
+    fn any(_: usize, _: &str) -> bool {
+        true
+    }
+
+    /// Command writes on device `dev` whose low byte is `cmd` (a cfi01
+    /// command replicated per chip lane has it in every lane).
+    fn commands(ops: &[TrialOp], dev: usize, cmd: u8) -> usize {
+        ops.iter()
+            .filter(|o| matches!(o, TrialOp::Write { dev: d, val, .. } if *d == dev && (*val & 0xFF) as u8 == cmd))
+            .count()
+    }
+
+    #[test]
+    fn the_same_inputs_give_the_same_ops_and_other_seeds_differ() {
+        let l = layouts(&["flash0", "musicpal"]);
+        let s = scenario(
+            &["flash0", "musicpal"],
+            [40, 120],
+            "\"anywhere\"",
+            &every_kind(),
+        );
+        let run = |seed| generate(&s, seed, &l, &any, 2);
+        for seed in [0, 1, 42, u64::MAX] {
+            assert_eq!(run(seed), run(seed), "seed {seed}");
+        }
+        let seqs: Vec<Sequence> = (0..16).map(run).collect();
+        for (i, a) in seqs.iter().enumerate() {
+            for (j, b) in seqs.iter().enumerate().skip(i + 1) {
+                assert_ne!(a, b, "seeds {i} and {j} gave the same ops");
+            }
+        }
+    }
+
+    #[test]
+    fn places_exactly_the_hops_asked_for_between_ops() {
+        let l = layouts(&["flash0"]);
+        let s = scenario(
+            &["flash0"],
+            [20, 60],
+            "\"mid-buffer\", \"quiescent\", \"anywhere\"",
+            "write-buffer = 3\nprogram = 2\nread = 1\nread-array = 1",
+        );
+        for hops in 0..=4 {
+            for seed in 0..12 {
+                let seq = generate(&s, seed, &l, &any, hops);
+                let points = seq.migration_points();
+                assert_eq!(points.len(), hops, "seed {seed}: {points:?}");
+                // Something runs before the first hop and after the last,
+                // and two hops never share a boundary.
+                assert!(points.first().is_none_or(|p| *p > 0), "seed {seed}");
+                assert!(
+                    points.last().is_none_or(|p| *p < seq.ops.len() - 1),
+                    "seed {seed}"
+                );
+                assert!(
+                    points.windows(2).all(|w| w[1] > w[0] + 1),
+                    "seed {seed}: {points:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn accesses_stay_on_the_scenarios_devices_inside_their_windows() {
+        let ids = ["flash0", "musicpal", "bootblock"];
+        let l = layouts(&ids);
+        let s = scenario(&ids, [100, 300], "\"anywhere\"", &every_kind());
+        let mut touched = [0usize; 3];
+        for seed in 0..24 {
+            for op in generate(&s, seed, &l, &any, 2).ops {
+                let (dev, addr, width, val) = match op {
+                    TrialOp::Write {
+                        dev,
+                        addr,
+                        width,
+                        val,
+                    } => (dev, addr, width, Some(val)),
+                    TrialOp::Read { dev, addr, width } => (dev, addr, width, None),
+                    _ => continue,
+                };
+                let at = format!("seed {seed}: {op}");
+                assert!(dev < ids.len(), "{at}: no such device");
+                touched[dev] += 1;
+                let d = &l[dev];
+                assert!([1, 2, 4].contains(&width), "{at}: width");
+                assert!(width <= d.width, "{at}: wider than the bus");
+                assert_eq!(addr % width as u64, 0, "{at}: unaligned");
+                assert!(addr + width as u64 <= d.window, "{at}: outside the window");
+                if let Some(v) = val {
+                    assert_eq!(v & !devices::device::mask(width), 0, "{at}: value");
+                }
+            }
+        }
+        assert!(touched.iter().all(|n| *n > 0), "{touched:?}");
+    }
+
+    #[test]
+    fn forbidden_kinds_are_never_emitted() {
+        // write-buffer on cfi01: the only writer of 0xE8.
+        let l = layouts(&["flash0", "flash1"]);
+        let s = scenario(
+            &["flash0", "flash1"],
+            [60, 120],
+            "\"anywhere\"",
+            "write-buffer = 5\nread = 1\nread-array = 1",
+        );
+        let no_buffer_on_0 = |dev: usize, kind: &str| !(dev == 0 && kind == "write-buffer");
+        let (mut free0, mut on0, mut on1) = (0, 0, 0);
+        for seed in 0..16 {
+            free0 += commands(&generate(&s, seed, &l, &any, 1).ops, 0, I_BUFFER);
+            let ops = generate(&s, seed, &l, &no_buffer_on_0, 1).ops;
+            on0 += commands(&ops, 0, I_BUFFER);
+            on1 += commands(&ops, 1, I_BUFFER);
+        }
+        assert!(free0 > 0, "write-buffer never emitted even when allowed");
+        assert_eq!(on0, 0, "write-buffer emitted on the device that forbids it");
+        assert!(on1 > 0, "the other device lost write-buffer too");
+
+        // suspend on cfi02: the only writer of 0xB0.
+        let l = layouts(&["musicpal"]);
+        let s = scenario(
+            &["musicpal"],
+            [60, 120],
+            "\"anywhere\"",
+            "suspend = 5\nsector-erase = 2\nread = 1",
+        );
+        let no_suspend = |_: usize, kind: &str| kind != "suspend";
+        for seed in 0..16 {
+            let free = generate(&s, seed, &l, &any, 1).ops;
+            assert!(commands(&free, 0, A_SUSPEND) > 0, "seed {seed}: no 0xB0");
+            let ops = generate(&s, seed, &l, &no_suspend, 1).ops;
+            assert_eq!(commands(&ops, 0, A_SUSPEND), 0, "seed {seed}");
+            assert!(commands(&ops, 0, A_SECTOR_ERASE) > 0, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn the_mix_weights_are_honoured_roughly() {
+        let l = layouts(&["flash0"]);
+        let s = scenario(
+            &["flash0"],
+            [200, 200],
+            "\"anywhere\"",
+            "erase = 9\nstatus = 1\nwrite-buffer = 0",
+        );
+        let (mut erase, mut status, mut buffer) = (0, 0, 0);
+        for seed in 0..20 {
+            let ops = generate(&s, seed, &l, &any, 1).ops;
+            erase += commands(&ops, 0, I_ERASE);
+            status += commands(&ops, 0, I_STATUS);
+            buffer += commands(&ops, 0, I_BUFFER);
+        }
+        assert_eq!(buffer, 0, "a kind of weight 0 was emitted");
+        assert!(status > 0, "status never emitted");
+        let ratio = erase as f64 / status as f64;
+        assert!(
+            (5.0..16.0).contains(&ratio),
+            "erase:status = {erase}:{status}, weights say 9:1"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! `cargo test` before the matrix.
 
 use crate::generation::generator::TrialOp;
+use crate::generation::ops::WIDTHS;
 use reports::Outcome;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -75,11 +76,197 @@ impl Reproducer {
                 r.chain.len().saturating_sub(1)
             ));
         }
+        // Checked here, not when the ops run: a hand-edited index would
+        // otherwise stop the replay with a panic.
+        for (i, op) in r.ops.iter().enumerate() {
+            let (TrialOp::Write { dev, width, .. } | TrialOp::Read { dev, width, .. }) = op else {
+                continue;
+            };
+            if *dev >= r.devices.len() {
+                return Err(format!(
+                    "{}: op {i}: device index {dev}, but `devices` lists {} ({})",
+                    path.display(),
+                    r.devices.len(),
+                    r.devices.join(", ")
+                ));
+            }
+            if !WIDTHS.contains(width) {
+                return Err(format!(
+                    "{}: op {i}: width {width} (expected 1, 2, 4 or 8)",
+                    path.display()
+                ));
+            }
+        }
         Ok(r)
     }
 
     /// The one-line command that reproduces this trial.
     pub fn command(path: &Path) -> String {
         format!("cargo run --release -- replay-trial {}", path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Reproducer {
+        Reproducer {
+            format: FORMAT.to_string(),
+            scenario: "cfi01-program".into(),
+            seed: 7,
+            chain: vec!["v5".into(), "v6".into(), "v5".into()],
+            devices: vec!["flash0".into()],
+            outcome: Outcome::Lossy,
+            reason: "read at op 3 differs".into(),
+            ops: vec![
+                TrialOp::Write {
+                    dev: 0,
+                    addr: 0x100,
+                    width: 4,
+                    val: 0x0040_0040,
+                },
+                TrialOp::Migrate,
+                TrialOp::Step { ns: None },
+                TrialOp::Read {
+                    dev: 0,
+                    addr: 0x100,
+                    width: 4,
+                },
+                TrialOp::Migrate,
+                TrialOp::Step { ns: Some(50_000) },
+                TrialOp::Reset,
+            ],
+        }
+    }
+
+    /// `sample()` as JSON with `edit` applied, written to `dir/name`.
+    fn write_edited(
+        dir: &Path,
+        name: &str,
+        edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+    ) -> PathBuf {
+        let mut v = serde_json::to_value(sample()).unwrap();
+        edit(v.as_object_mut().unwrap());
+        let path = dir.join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        path
+    }
+
+    #[test]
+    fn save_then_load_gives_the_same_reproducer() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = sample();
+        let path = r.save(&dir.path().join("regressions")).unwrap();
+        assert_eq!(path, dir.path().join("regressions").join(r.file_name()));
+        assert_eq!(Reproducer::load(&path).unwrap(), r);
+        // Written atomically: no temporary file is left behind.
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from(r.file_name())]);
+        // Saving again replaces the file.
+        let mut again = r.clone();
+        again.reason = "shrunk further".into();
+        assert_eq!(again.save(path.parent().unwrap()).unwrap(), path);
+        assert_eq!(Reproducer::load(&path).unwrap().reason, "shrunk further");
+    }
+
+    #[test]
+    fn the_file_name_says_scenario_chain_and_seed() {
+        assert_eq!(
+            sample().file_name(),
+            "cfi01-program--v5_to_v6_to_v5--seed7.json"
+        );
+    }
+
+    #[test]
+    fn a_wrong_format_is_an_error_naming_the_file_and_the_expected_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_edited(dir.path(), "old.json", |m| {
+            m.insert("format".into(), "norcompat-reproducer/0".into());
+        });
+        let e = Reproducer::load(&path).unwrap_err();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(e.contains("'norcompat-reproducer/0'"), "{e}");
+        assert!(e.contains(FORMAT), "{e}");
+    }
+
+    #[test]
+    fn a_missing_or_unknown_field_is_an_error_naming_the_file_and_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        for field in ["seed", "chain", "ops", "format"] {
+            let path = write_edited(dir.path(), &format!("no-{field}.json"), |m| {
+                m.remove(field);
+            });
+            let e = Reproducer::load(&path).unwrap_err();
+            assert!(e.starts_with(&path.display().to_string()), "{e}");
+            assert!(e.contains(&format!("missing field `{field}`")), "{e}");
+        }
+        let path = write_edited(dir.path(), "extra.json", |m| {
+            m.insert("seeds".into(), 3.into());
+        });
+        let e = Reproducer::load(&path).unwrap_err();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(e.contains("unknown field `seeds`"), "{e}");
+    }
+
+    #[test]
+    fn a_chain_that_does_not_match_the_migrate_ops_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_edited(dir.path(), "short.json", |m| {
+            m.insert("chain".into(), serde_json::json!(["v5", "v6"]));
+        });
+        let e = Reproducer::load(&path).unwrap_err();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(
+            e.contains("a chain of 2 versions needs 1 migrate ops"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_op_on_a_device_the_file_does_not_list_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_edited(dir.path(), "dev.json", |m| {
+            m["ops"][3]["dev"] = 1.into();
+        });
+        let e = Reproducer::load(&path).unwrap_err();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(e.contains("op 3: device index 1"), "{e}");
+        let path = write_edited(dir.path(), "width.json", |m| {
+            m["ops"][0]["width"] = 3.into();
+        });
+        let e = Reproducer::load(&path).unwrap_err();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(e.contains("op 0: width 3"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.json");
+        let e = Reproducer::load(&path).unwrap_err();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn command_is_the_one_line_replay_trial_of_the_file() {
+        let path = Path::new("scenarios/regressions/cfi01-program--v5_to_v6--seed7.json");
+        let cmd = Reproducer::command(path);
+        assert!(!cmd.contains('\n'), "{cmd}");
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        assert_eq!(
+            words,
+            [
+                "cargo",
+                "run",
+                "--release",
+                "--",
+                "replay-trial",
+                "scenarios/regressions/cfi01-program--v5_to_v6--seed7.json"
+            ]
+        );
     }
 }
