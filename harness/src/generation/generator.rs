@@ -789,7 +789,7 @@ properties = { name = "boot.flash", num-blocks0 = 127, sector-length0 = 0x10000,
     fn layouts(ids: &[&str]) -> Vec<Layout> {
         let v = parse_version(Path::new("machines/t.toml"), VERSION).unwrap();
         ids.iter()
-            .map(|id| Layout::of(v.device(id).unwrap()))
+            .map(|id| Layout::of(v.device(id).unwrap()).expect("a CFI device"))
             .collect()
     }
 
