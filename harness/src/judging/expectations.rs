@@ -48,7 +48,7 @@ pub fn loss_allowed(a: &Version, b: &Version, machine_type: &str, targets: &[Str
 /// type promises that every release offering it accepts its streams, so the
 /// static checker's prediction, shown beside the verdict, never excuses a
 /// refusal (DESIGN.md, "Trials and outcomes").
-pub fn refusal_predicted(_a: &Version, b: &Version, machine_type: &str) -> bool {
+pub fn refusal_expected(b: &Version, machine_type: &str) -> bool {
     !b.offers_type(machine_type)
 }
 
@@ -63,7 +63,7 @@ pub fn expected_outcomes(chain: &[Arc<Version>], targets: &[String]) -> BTreeSet
     let mut refused = false;
     let mut lossy = false;
     for next in &chain[1..] {
-        if refusal_predicted(&at, next, machine_type) {
+        if refusal_expected(next, machine_type) {
             refused = true;
             continue;
         }

@@ -59,8 +59,9 @@ pub fn findings(a: &Version, b: &Version) -> Vec<Finding> {
 }
 
 /// True if the static checker finds a section the source sends that does not
-/// exist in the destination (callers check the machine type themselves:
-/// see `judging::expectations::refusal_predicted`).
+/// exist in the destination: a prediction shown beside the observed verdict,
+/// never an expectation (`judging::expectations` expects a refusal only
+/// where the destination's release does not offer the machine type).
 pub fn predicts_refusal(a: &Version, b: &Version) -> bool {
     type Key = (String, std::path::PathBuf, String, std::path::PathBuf);
     static CACHE: OnceLock<Mutex<HashMap<Key, bool>>> = OnceLock::new();
