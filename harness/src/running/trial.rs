@@ -305,3 +305,123 @@ fn lost_contents(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definitions::project::{default_root, Project};
+
+    fn project() -> Project {
+        Project::load(&default_root()).expect("project")
+    }
+
+    /// A program of one word, a migration, and reads of it and of the status.
+    fn ops() -> Vec<TrialOp> {
+        let w = |addr, val| TrialOp::Write {
+            dev: 0,
+            addr,
+            width: 4,
+            val,
+        };
+        let r = |addr| TrialOp::Read {
+            dev: 0,
+            addr,
+            width: 4,
+        };
+        vec![
+            w(0x100, 0x0040_0040),
+            w(0x100, 0x1234_5678),
+            r(0x100),
+            TrialOp::Migrate,
+            r(0x100),
+            w(0, 0x00ff_00ff),
+            r(0x100),
+        ]
+    }
+
+    fn ran(o: Observation) -> Observed {
+        match o {
+            Observation::Ran(o) => *o,
+            Observation::Crashed { reason, .. } => panic!("crashed: {reason}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_hop_leaves_the_trial_on_the_reference_run() {
+        let p = project();
+        let (v5, v6) = (p.version("v5").unwrap(), p.version("v6").unwrap());
+        let targets = vec!["flash0".to_string()];
+        let reference =
+            run_reference(v6, &targets, &ops(), Link::Shared, Record::Nothing).expect("runs");
+        let o = ran(run_trial(
+            &[v6.clone(), v5.clone()],
+            &targets,
+            &ops(),
+            &reference,
+        ));
+        assert_eq!(o.refusals.len(), 1, "{:?}", o.refusals);
+        assert!(
+            o.refusals[0].starts_with("v6 -> v5 refused: "),
+            "{}",
+            o.refusals[0]
+        );
+        assert!(o.loaded.is_empty());
+        assert_eq!(o.reads, reference.reads);
+        assert_eq!(o.end.version.name, "v6");
+    }
+
+    #[test]
+    fn a_hop_that_loads_is_recorded_with_every_op_and_the_device_state_before_it() {
+        let p = project();
+        let (v5, v6) = (p.version("v5").unwrap(), p.version("v6").unwrap());
+        let targets = vec!["flash0".to_string()];
+        let ops = ops();
+        let reference =
+            run_reference(v5, &targets, &ops, Link::Shared, Record::Steps).expect("runs");
+        let o = ran(run_trial(
+            &[v5.clone(), v6.clone()],
+            &targets,
+            &ops,
+            &reference,
+        ));
+        assert!(o.refusals.is_empty(), "{:?}", o.refusals);
+        assert_eq!(o.loaded.len(), 1);
+        assert_eq!(
+            (o.loaded[0].from.name.as_str(), o.loaded[0].to.name.as_str()),
+            ("v5", "v6")
+        );
+        assert_eq!(o.end.version.name, "v6");
+        assert!(o.lost_at.is_none(), "{:?}", o.lost_at);
+        // The word programmed before the migration is in the destination's
+        // array (reads after a program show the status until read array).
+        let array = o.end.arrays[0].1.to_vec();
+        assert_eq!(array[0x100..0x104], [0x78, 0x56, 0x34, 0x12]);
+        assert_eq!(o.reads[0], (2, 0x0080_0080), "status after the program");
+        // Every op once, in order; the migration names its hop; device ops
+        // carry the model's state (v5 before the hop, v6 after).
+        let indices: Vec<usize> = o.steps.iter().map(|s| s.index).collect();
+        assert_eq!(indices, (0..ops.len()).collect::<Vec<_>>());
+        assert_eq!(o.steps[3].op, "migrate v5 -> v6");
+        assert!(matches!(
+            o.steps[0].state_before,
+            Some(devices::DeviceState::Cfi01V5(_))
+        ));
+        assert!(matches!(
+            o.steps[4].state_before,
+            Some(devices::DeviceState::Cfi01V6(_))
+        ));
+        assert_eq!(o.steps[2].got, Some(0x0080_0080));
+        assert_eq!(o.steps[6].got, Some(o.reads[2].1));
+    }
+
+    #[test]
+    fn through_qemus_link_no_canonical_state_is_compared() {
+        let p = project();
+        let v5 = p.version("v5").unwrap();
+        let targets = vec!["flash0".to_string()];
+        let r = run_reference(v5, &targets, &ops(), Link::Qemu, Record::Nothing).expect("runs");
+        assert!(r.end.states.is_none());
+        let r = run_reference(v5, &targets, &ops(), Link::Shared, Record::Nothing).expect("runs");
+        assert!(r.end.states.is_some());
+    }
+}
