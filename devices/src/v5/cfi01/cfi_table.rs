@@ -1,7 +1,7 @@
 //! The CFI query table (spec §11) and the write-buffer size it implies (§12).
 
-use super::commands::CFI_TABLE_LEN;
 use super::config::Config;
+use crate::command_set::intel::CFI_TABLE_LEN;
 
 /// "QRY" at 0x10..0x12.
 const QRY: [u8; 3] = *b"QRY";

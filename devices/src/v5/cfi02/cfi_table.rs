@@ -2,9 +2,7 @@
 //! from SG29 Spansion flash", with the geometry filled in.
 
 use super::config::Region;
-
-/// Size of the table (QEMU's `cfi_table[0x4d]`). Indices beyond read 0.
-pub const CFI_TABLE_LEN: usize = 0x4D;
+use crate::command_set::amd::CFI_TABLE_LEN;
 
 /// Offset of the typical sector-erase time exponent (applied in µs, §11).
 pub const CFI_TYP_SECTOR_ERASE: usize = 0x21;
