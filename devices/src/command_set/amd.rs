@@ -10,7 +10,7 @@
 pub const UNLOCK1: u8 = 0xAA;
 /// Second unlock cycle data (at `unlock_addr1`).
 pub const UNLOCK2: u8 = 0x55;
-/// Enter unlock bypass (§7.4).
+/// Enter unlock bypass, after the unlock cycles (§7.4, §7.9).
 pub const UNLOCK_BYPASS: u8 = 0x20;
 /// Second cycle of "unlock bypass reset" (0x90, 0x00; §7.5), or a lone
 /// 0x00 at `wcycle 2` in bypass.
@@ -19,11 +19,11 @@ pub const UNLOCK_BYPASS_RESET: u8 = 0x00;
 pub const ERASE_SETUP: u8 = 0x80;
 /// Autoselect / ID read (§7.4).
 pub const AUTOSELECT: u8 = 0x90;
-/// Program setup (§7.4).
+/// Program setup, after the unlock cycles or alone in bypass (§7.4, §7.9).
 pub const PROGRAM: u8 = 0xA0;
-/// Chip erase, the sixth cycle of the erase sequence (§7.6).
+/// Chip erase, the sixth cycle of the erase sequence, at `unlock_addr0` (§7.6).
 pub const CHIP_ERASE: u8 = 0x10;
-/// Sector erase, the sixth cycle of the erase sequence (§7.6); also
+/// Sector erase, the sixth cycle of the erase sequence, at the sector (§7.6); also
 /// erase resume while suspended (§7.2).
 pub const SECTOR_ERASE: u8 = 0x30;
 /// Erase resume: the same byte as [`SECTOR_ERASE`] (§8).
@@ -32,7 +32,7 @@ pub const ERASE_RESUME: u8 = 0x30;
 pub const ERASE_SUSPEND: u8 = 0xB0;
 /// CFI query (§7.2), accepted at word address [`CFI_QUERY_ADDR`].
 pub const CFI_QUERY: u8 = 0x98;
-/// Reset / exit (§7.1).
+/// Reset / exit to read array (§7.1).
 pub const RESET: u8 = 0xF0;
 
 /// Bits of the word address compared against the unlock addresses and
