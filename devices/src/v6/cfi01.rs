@@ -29,6 +29,7 @@ use crate::command_set::intel::{
 };
 use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
+use crate::v5::cfi01::commands::{CMD_READ_ARRAY_QEMU, NO_BLOCK_OPEN};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -130,10 +131,6 @@ impl TryFrom<u8> for IntelCommand {
     }
 }
 
-/// QEMU's own Read Array value, still accepted from the guest as a command
-/// (§7.1) and used on the v5 wire. Never stored by v6.
-pub const LEGACY_READ_ARRAY: u8 = 0x00;
-
 /// Where the primary extended table ("PRI") starts.
 pub const PRIMARY_TABLE_ADDRESS: u16 = 0x31;
 /// log2 of the write buffer of an 8-bit bank (256 bytes).
@@ -191,19 +188,17 @@ impl State {
             blk_offset: self
                 .write_buffer
                 .as_ref()
-                .map_or(NO_WINDOW_OPEN, |b| b.offset),
+                .map_or(NO_BLOCK_OPEN, |b| b.offset),
             blk_bytes: self.write_buffer.as_ref().map(|b| b.bytes.clone()),
         }
     }
 }
 
-/// v5's `blk_offset` when no write buffer is open.
-const NO_WINDOW_OPEN: u32 = 0xFFFF_FFFF;
-
-/// `cmd` in v5's encoding: Read Array is 0x00.
+/// `cmd` in v5's encoding: Read Array is QEMU's 0x00, which the guest may
+/// still write as a command (§7.1) but v6 never stores.
 fn v5_cmd(cmd: IntelCommand) -> u8 {
     match cmd {
-        IntelCommand::ReadArray => LEGACY_READ_ARRAY,
+        IntelCommand::ReadArray => CMD_READ_ARRAY_QEMU,
         other => other as u8,
     }
 }

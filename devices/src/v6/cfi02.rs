@@ -31,6 +31,7 @@ use crate::command_set::amd::{
 };
 use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
+use crate::v5::cfi02::protocol::{cmd, wcycle};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -132,18 +133,18 @@ impl Cycle {
     /// QEMU's `(wcycle, cmd)` for this state (Read Array is `cmd` 0x00 there).
     pub fn qemu_encoding(self) -> (u8, u8) {
         match self {
-            Cycle::Read => (0, 0x00),
-            Cycle::FirstUnlock => (1, 0x00),
-            Cycle::Unlocked => (2, 0x00),
-            Cycle::Program => (3, PROGRAM),
-            Cycle::Autoselect => (3, AUTOSELECT),
-            Cycle::EraseSetup => (3, ERASE_SETUP),
-            Cycle::EraseFirstUnlock => (4, ERASE_SETUP),
-            Cycle::EraseUnlocked => (5, ERASE_SETUP),
-            Cycle::ChipErase => (6, CHIP_ERASE),
-            Cycle::SectorErase => (6, SECTOR_ERASE),
-            Cycle::CfiQuery => (7, CFI_QUERY),
-            Cycle::AutoselectCfiQuery => (8, CFI_QUERY),
+            Cycle::Read => (wcycle::IDLE, cmd::READ_ARRAY),
+            Cycle::FirstUnlock => (wcycle::UNLOCK1_SEEN, cmd::READ_ARRAY),
+            Cycle::Unlocked => (wcycle::UNLOCKED, cmd::READ_ARRAY),
+            Cycle::Program => (wcycle::COMMAND, cmd::PROGRAM),
+            Cycle::Autoselect => (wcycle::COMMAND, cmd::AUTOSELECT),
+            Cycle::EraseSetup => (wcycle::COMMAND, cmd::ERASE),
+            Cycle::EraseFirstUnlock => (wcycle::ERASE_UNLOCK1, cmd::ERASE),
+            Cycle::EraseUnlocked => (wcycle::ERASE_UNLOCKED, cmd::ERASE),
+            Cycle::ChipErase => (wcycle::ERASING, cmd::CHIP_ERASE),
+            Cycle::SectorErase => (wcycle::ERASING, cmd::SECTOR_ERASE),
+            Cycle::CfiQuery => (wcycle::CFI, cmd::CFI_QUERY),
+            Cycle::AutoselectCfiQuery => (wcycle::AUTOSELECT_CFI, cmd::CFI_QUERY),
         }
     }
 }
