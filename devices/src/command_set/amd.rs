@@ -6,6 +6,9 @@
 //! A command byte is the low byte of the written value (§7). QEMU's `cmd`
 //! and `wcycle` encodings are v5's (`v5::cfi02::protocol`).
 
+/// CFI primary command set code of the AMD/Fujitsu set (§12).
+pub const PRIMARY_COMMAND_SET: u16 = 0x0002;
+
 /// First unlock cycle data (at `unlock_addr0`).
 pub const UNLOCK1: u8 = 0xAA;
 /// Second unlock cycle data (at `unlock_addr1`).

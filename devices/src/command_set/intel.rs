@@ -6,6 +6,9 @@
 //! QEMU stores Read Array as `cmd` 0x00, which is not a command byte of the
 //! set; that value is v5's (`v5::cfi01::commands::CMD_READ_ARRAY_QEMU`).
 
+/// CFI primary command set code of the Intel/Sharp set (§11).
+pub const PRIMARY_COMMAND_SET: u16 = 0x0001;
+
 /// Single-word program setup (§7.1), alternative code.
 pub const PROGRAM_ALT: u8 = 0x10;
 /// Block erase setup; the erase itself runs on this write in QEMU (§7.1).

@@ -10,8 +10,7 @@
 mod migration;
 
 use super::cfi::{
-    assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface,
-    Timeouts, INTERFACE_X8_X16,
+    assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface, Timeouts,
 };
 use super::nor_flash::{
     attribute_not_specified_or_zero, prop_sector_length, sector_start, EraseRegion, Geometry,
@@ -27,6 +26,7 @@ use crate::command_set::intel::{
     self, CFI_TABLE_LEN, CONFIRM, LOCK_BLOCK, SR_ERASE_ERROR, SR_PROGRAM_ERROR, SR_READY,
     STATUS_AFTER_RESET,
 };
+use crate::command_set::query::INTERFACE_X8_X16;
 use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
 use crate::v5::cfi01::commands::{CMD_READ_ARRAY_QEMU, NO_BLOCK_OPEN};
@@ -577,7 +577,7 @@ impl CommonFlashMemoryInterface for ParallelNorCfi01Flash {
     fn command_set_data(&self) -> CommandSetData {
         CommandSetData {
             table_len: CFI_TABLE_LEN,
-            primary_command_set: 0x0001,
+            primary_command_set: intel::PRIMARY_COMMAND_SET,
             primary_table_address: PRIMARY_TABLE_ADDRESS,
             // 4.5–5.5 V, no Vpp.
             voltages: [0x45, 0x55, 0x00, 0x00],

@@ -10,8 +10,7 @@
 mod migration;
 
 use super::cfi::{
-    assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface,
-    Timeouts, INTERFACE_X8_X16,
+    assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface, Timeouts,
 };
 use super::nor_flash::{
     attribute_not_specified_or_zero, prop_sector_length, sector_start, EraseRegion, Geometry,
@@ -29,6 +28,7 @@ use crate::command_set::amd::{
     DQ3, DQ6, DQ7, ERASE_RESUME, ERASE_SETUP, ERASE_SUSPEND, PROGRAM, RESET, SECTOR_ERASE,
     SECTOR_ERASE_WINDOW_NS, UNLOCK1, UNLOCK2, UNLOCK_BYPASS, UNLOCK_BYPASS_RESET,
 };
+use crate::command_set::query::INTERFACE_X8_X16;
 use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
 use crate::v5::cfi02::protocol::{cmd, wcycle};
@@ -538,7 +538,7 @@ impl CommonFlashMemoryInterface for ParallelNorCfi02Flash {
     fn command_set_data(&self) -> CommandSetData {
         CommandSetData {
             table_len: CFI_TABLE_LEN,
-            primary_command_set: 0x0002,
+            primary_command_set: amd::PRIMARY_COMMAND_SET,
             primary_table_address: PRIMARY_TABLE_ADDRESS,
             // 2.7–3.6 V, no Vpp.
             voltages: [0x27, 0x36, 0x00, 0x00],

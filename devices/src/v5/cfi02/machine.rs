@@ -5,11 +5,11 @@
 //! of `hw/block/pflash_cfi02.c`, with QEMU's `goto` targets made explicit
 //! as [`Step`] values.
 
-use super::cfi_table::{CFI_TYP_CHIP_ERASE, CFI_TYP_SECTOR_ERASE};
 use super::protocol::{
     cmd, wcycle, BDRV_SECTOR_SIZE, INDEX_OFFSET_MASK, LAZY_ROMD_THRESHOLD, SCALE_MS, SCALE_US,
 };
 use super::PflashCfi02;
+use crate::command_set::query::{TYPICAL_BLOCK_ERASE_OFFSET, TYPICAL_CHIP_ERASE_OFFSET};
 use crate::command_set::{amd, ERASED_BYTE};
 
 /// What a write does after its cycle's rule ran (QEMU's exits of `pflash_write`).
@@ -89,13 +89,13 @@ impl PflashCfi02 {
     /// Typical erase time of the queued sectors: 2^cfi[0x21] µs each.
     /// QEMU 7.2.22 behaviour: CFI documents ms, the model uses µs (§14.2).
     fn sector_erase_time(&self) -> u64 {
-        (1u64 << self.cfi[CFI_TYP_SECTOR_ERASE])
+        (1u64 << self.cfi[TYPICAL_BLOCK_ERASE_OFFSET])
             .wrapping_mul(self.regs.sectors_to_erase as u64)
             .wrapping_mul(SCALE_US)
     }
 
     fn chip_erase_time(&self) -> u64 {
-        (1u64 << self.cfi[CFI_TYP_CHIP_ERASE]).wrapping_mul(SCALE_MS)
+        (1u64 << self.cfi[TYPICAL_CHIP_ERASE_OFFSET]).wrapping_mul(SCALE_MS)
     }
 
     /// `size` bytes of array data at `off` in the configured byte order.
