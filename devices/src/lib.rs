@@ -3,8 +3,9 @@
 //! the migration stream that carries them between machines.
 //!
 //! The modules form layers; each uses only the layers below it:
-//! 1. [`clock`], [`storage`], [`props`], [`backend`]: the virtual clock,
-//!    copy-on-write storage, device properties and block backends;
+//! 1. [`clock`], [`storage`], [`props`], [`backend`], [`command_set`]: the
+//!    virtual clock, copy-on-write storage, device properties, block
+//!    backends and the fixed numbers of the CFI command sets;
 //! 2. [`vmstate`]: state descriptions, section values and the wire format;
 //! 3. [`device`]: the [`FlashDevice`] interface and guest bus accesses;
 //! 4. [`v5`], [`v6`]: the releases' devices (v6 projects its state onto v5's);
@@ -17,6 +18,7 @@
 pub mod backend;
 pub mod catalogue;
 pub mod clock;
+pub mod command_set;
 pub mod device;
 pub mod migration;
 pub mod props;

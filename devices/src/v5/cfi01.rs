@@ -32,6 +32,7 @@ pub use config::{Config, MAX_ARRAY_LEN, PROPERTIES};
 
 use crate::backend::BlockBackend;
 use crate::clock::{Nanos, VirtualClock};
+use crate::command_set::intel;
 use crate::device::{mask, DeviceError, FlashDevice};
 use crate::storage::Storage;
 use commands::*;
@@ -67,7 +68,7 @@ pub struct State {
 #[derive(Clone)]
 pub struct PflashCfi01 {
     config: Config,
-    cfi_table: [u8; CFI_TABLE_LEN],
+    cfi_table: [u8; intel::CFI_TABLE_LEN],
     writeblock_size: u32,
     /// The backend does not allow writes (§3).
     ro: bool,
@@ -134,7 +135,7 @@ impl PflashCfi01 {
             clock: VirtualClock::new(),
             wcycle: 0,
             cmd: CMD_READ_ARRAY_QEMU,
-            status: STATUS_AFTER_RESET,
+            status: intel::STATUS_AFTER_RESET,
             counter: 0,
             romd: true,
             blk_offset: NO_BLOCK_OPEN,
@@ -290,7 +291,7 @@ impl FlashDevice for PflashCfi01 {
         // `pflash_cfi01_system_reset`: `counter`, the array and the buffer
         // contents are left alone (quirk 8).
         self.read_array();
-        self.status = STATUS_AFTER_RESET;
+        self.status = intel::STATUS_AFTER_RESET;
         self.blk_offset = NO_BLOCK_OPEN;
     }
 

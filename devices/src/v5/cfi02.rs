@@ -2,8 +2,9 @@
 //! (spec: shared/spec/pflash-cfi02.md), read for read, quirks included.
 //!
 //! Layout: [`config`] holds the properties and realize checks (§2, §3),
-//! `cfi_table` the CFI query table (§12), [`protocol`] the named command
-//! bytes, cycles, status bits and timings, and `machine` the read path,
+//! `cfi_table` the CFI query table (§12), [`protocol`] QEMU's `cmd` and
+//! `wcycle` encodings, masks and timings (the command set's own numbers are
+//! [`crate::command_set::amd`]), and `machine` the read path,
 //! the write state machine and the erase timer (§6–§11). This file holds
 //! the device itself: memory model, virtual time, canonical state and
 //! migration (§15: the device migrates nothing but its RAM block).
@@ -15,7 +16,7 @@ pub mod protocol;
 #[cfg(test)]
 mod tests;
 
-pub use cfi_table::CFI_TABLE_LEN;
+pub use crate::command_set::amd::CFI_TABLE_LEN;
 pub use config::{Region, MAX_ERASE_REGIONS, PROPERTIES};
 
 use crate::backend::BlockBackend;

@@ -10,8 +10,7 @@
 mod migration;
 
 use super::cfi::{
-    assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface,
-    Timeouts, INTERFACE_X8_X16,
+    assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface, Timeouts,
 };
 use super::nor_flash::{
     attribute_not_specified_or_zero, prop_sector_length, sector_start, EraseRegion, Geometry,
@@ -23,8 +22,14 @@ use super::parallel::{
     PROP_WIDTH,
 };
 use crate::backend::BlockBackend;
+use crate::command_set::intel::{
+    self, CFI_TABLE_LEN, CONFIRM, LOCK_BLOCK, SR_ERASE_ERROR, SR_PROGRAM_ERROR, SR_READY,
+    STATUS_AFTER_RESET,
+};
+use crate::command_set::query::INTERFACE_X8_X16;
 use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
+use crate::v5::cfi01::commands::{CMD_READ_ARRAY_QEMU, NO_BLOCK_OPEN};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -72,30 +77,30 @@ pub const PROPS: &[PropDef] = &[
 #[serde(into = "u8", try_from = "u8")]
 pub enum IntelCommand {
     /// Alternate word program setup.
-    AltWordProgram = 0x10,
+    AltWordProgram = intel::PROGRAM_ALT,
     /// Block erase setup (QEMU erases right away, §7.1).
-    BlockErase = 0x20,
+    BlockErase = intel::BLOCK_ERASE,
     /// Alternate block erase setup; QEMU treats it as 0x20 but only a
     /// migration stream can deliver it (§7.2).
-    AltBlockErase = 0x28,
+    AltBlockErase = intel::BLOCK_ERASE_ALT,
     /// Word program setup.
-    WordProgram = 0x40,
+    WordProgram = intel::PROGRAM,
     /// Clear status register.
-    ClearStatus = 0x50,
+    ClearStatus = intel::CLEAR_STATUS,
     /// Block lock/unlock setup.
-    LockSetup = 0x60,
+    LockSetup = intel::LOCK_SETUP,
     /// Read status register.
-    ReadStatus = 0x70,
+    ReadStatus = intel::READ_STATUS,
     /// Read identifier codes.
-    ReadIdentifier = 0x90,
+    ReadIdentifier = intel::READ_ID,
     /// CFI query.
-    CfiQuery = 0x98,
+    CfiQuery = intel::CFI_QUERY,
     /// Write to buffer setup.
-    WriteToBuffer = 0xE8,
+    WriteToBuffer = intel::WRITE_TO_BUFFER,
     /// "Probe for AMD flash": the AMD reset command, accepted as Read Array.
-    AmdProbe = 0xF0,
+    AmdProbe = intel::AMD_PROBE,
     /// Read array (the CFI standard's value; QEMU stores 0x00 instead).
-    ReadArray = 0xFF,
+    ReadArray = intel::READ_ARRAY,
 }
 
 impl From<IntelCommand> for u8 {
@@ -109,42 +114,23 @@ impl TryFrom<u8> for IntelCommand {
     fn try_from(b: u8) -> Result<IntelCommand, String> {
         use IntelCommand::*;
         Ok(match b {
-            0x10 => AltWordProgram,
-            0x20 => BlockErase,
-            0x28 => AltBlockErase,
-            0x40 => WordProgram,
-            0x50 => ClearStatus,
-            0x60 => LockSetup,
-            0x70 => ReadStatus,
-            0x90 => ReadIdentifier,
-            0x98 => CfiQuery,
-            0xE8 => WriteToBuffer,
-            0xF0 => AmdProbe,
-            0xFF => ReadArray,
+            intel::PROGRAM_ALT => AltWordProgram,
+            intel::BLOCK_ERASE => BlockErase,
+            intel::BLOCK_ERASE_ALT => AltBlockErase,
+            intel::PROGRAM => WordProgram,
+            intel::CLEAR_STATUS => ClearStatus,
+            intel::LOCK_SETUP => LockSetup,
+            intel::READ_STATUS => ReadStatus,
+            intel::READ_ID => ReadIdentifier,
+            intel::CFI_QUERY => CfiQuery,
+            intel::WRITE_TO_BUFFER => WriteToBuffer,
+            intel::AMD_PROBE => AmdProbe,
+            intel::READ_ARRAY => ReadArray,
             other => return Err(format!("{other:#04x} is not an Intel command set command")),
         })
     }
 }
 
-/// QEMU's own Read Array value, still accepted from the guest as a command
-/// (§7.1) and used on the v5 wire. Never stored by v6.
-pub const LEGACY_READ_ARRAY: u8 = 0x00;
-/// Second-cycle byte confirming an erase, an unlock or a buffered write.
-pub const CONFIRM: u8 = 0xD0;
-/// Second-cycle byte of "lock block".
-pub const LOCK_BLOCK: u8 = 0x01;
-
-/// SR.7: write state machine ready.
-pub const SR_READY: u8 = 0x80;
-/// SR.5: erase error.
-pub const SR_ERASE_ERROR: u8 = 0x20;
-/// SR.4: program error.
-pub const SR_PROGRAM_ERROR: u8 = 0x10;
-/// Status after realize and reset (§3, §13).
-pub const STATUS_AFTER_RESET: u8 = SR_READY;
-
-/// Length of the CFI table (§11).
-pub const CFI_TABLE_LEN: usize = 0x52;
 /// Where the primary extended table ("PRI") starts.
 pub const PRIMARY_TABLE_ADDRESS: u16 = 0x31;
 /// log2 of the write buffer of an 8-bit bank (256 bytes).
@@ -202,19 +188,17 @@ impl State {
             blk_offset: self
                 .write_buffer
                 .as_ref()
-                .map_or(NO_WINDOW_OPEN, |b| b.offset),
+                .map_or(NO_BLOCK_OPEN, |b| b.offset),
             blk_bytes: self.write_buffer.as_ref().map(|b| b.bytes.clone()),
         }
     }
 }
 
-/// v5's `blk_offset` when no write buffer is open.
-const NO_WINDOW_OPEN: u32 = 0xFFFF_FFFF;
-
-/// `cmd` in v5's encoding: Read Array is 0x00.
+/// `cmd` in v5's encoding: Read Array is QEMU's 0x00, which the guest may
+/// still write as a command (§7.1) but v6 never stores.
 fn v5_cmd(cmd: IntelCommand) -> u8 {
     match cmd {
-        IntelCommand::ReadArray => LEGACY_READ_ARRAY,
+        IntelCommand::ReadArray => CMD_READ_ARRAY_QEMU,
         other => other as u8,
     }
 }
@@ -593,7 +577,7 @@ impl CommonFlashMemoryInterface for ParallelNorCfi01Flash {
     fn command_set_data(&self) -> CommandSetData {
         CommandSetData {
             table_len: CFI_TABLE_LEN,
-            primary_command_set: 0x0001,
+            primary_command_set: intel::PRIMARY_COMMAND_SET,
             primary_table_address: PRIMARY_TABLE_ADDRESS,
             // 4.5–5.5 V, no Vpp.
             voltages: [0x45, 0x55, 0x00, 0x00],

@@ -10,8 +10,7 @@
 mod migration;
 
 use super::cfi::{
-    assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface,
-    Timeouts, INTERFACE_X8_X16,
+    assemble_table, table_entry, ChipGeometry, CommandSetData, CommonFlashMemoryInterface, Timeouts,
 };
 use super::nor_flash::{
     attribute_not_specified_or_zero, prop_sector_length, sector_start, EraseRegion, Geometry,
@@ -24,8 +23,15 @@ use super::parallel::{
 };
 use crate::backend::BlockBackend;
 use crate::clock::Nanos;
+use crate::command_set::amd::{
+    self, AUTOSELECT, CFI_QUERY, CFI_QUERY_ADDR, CFI_TABLE_LEN, CHIP_ERASE, COMMAND_ADDR_MASK, DQ2,
+    DQ3, DQ6, DQ7, ERASE_RESUME, ERASE_SETUP, ERASE_SUSPEND, PROGRAM, RESET, SECTOR_ERASE,
+    SECTOR_ERASE_WINDOW_NS, UNLOCK1, UNLOCK2, UNLOCK_BYPASS, UNLOCK_BYPASS_RESET,
+};
+use crate::command_set::query::INTERFACE_X8_X16;
 use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
+use crate::v5::cfi02::protocol::{cmd, wcycle};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -73,49 +79,6 @@ pub const PROPS: &[PropDef] = &[
     LEGACY_MIGRATION_PROP_DEF,
 ];
 
-/// Command addresses are compared on 11 bits (§4, quirk §14.7).
-pub const COMMAND_ADDR_MASK: u16 = 0x7FF;
-/// Word address of the CFI query command.
-pub const CFI_QUERY_ADDR: u16 = 0x55;
-
-/// First unlock cycle data.
-pub const UNLOCK1: u8 = 0xAA;
-/// Second unlock cycle data.
-pub const UNLOCK2: u8 = 0x55;
-/// Unlock bypass entry (after the unlock cycles).
-pub const UNLOCK_BYPASS: u8 = 0x20;
-/// Erase setup (after the unlock cycles).
-pub const ERASE_SETUP: u8 = 0x80;
-/// Autoselect (after the unlock cycles).
-pub const AUTOSELECT: u8 = 0x90;
-/// Program setup (after the unlock cycles, or alone in bypass).
-pub const PROGRAM: u8 = 0xA0;
-/// Chip erase (after the erase unlock cycles, at `unlock-addr0`).
-pub const CHIP_ERASE: u8 = 0x10;
-/// Sector erase (after the erase unlock cycles, at the sector); also erase resume.
-pub const SECTOR_ERASE: u8 = 0x30;
-/// Erase resume (same byte as sector erase).
-pub const ERASE_RESUME: u8 = 0x30;
-/// Erase suspend.
-pub const ERASE_SUSPEND: u8 = 0xB0;
-/// CFI query (at [`CFI_QUERY_ADDR`]).
-pub const CFI_QUERY: u8 = 0x98;
-/// Reset / read array.
-pub const RESET: u8 = 0xF0;
-/// Unlock bypass reset (after 0x90 in bypass).
-pub const BYPASS_RESET: u8 = 0x00;
-
-/// DQ7: data polling.
-pub const DQ7: u8 = 0x80;
-/// DQ6: toggles on status reads during program and erase.
-pub const DQ6: u8 = 0x40;
-/// DQ3: sector erase timer (the 50 µs window has expired).
-pub const DQ3: u8 = 0x08;
-/// DQ2: toggles on status reads during erase and on suspended sectors.
-pub const DQ2: u8 = 0x04;
-
-/// The window for further sector-erase commands (§7.6).
-pub const SECTOR_ERASE_WINDOW_NS: Nanos = 50_000;
 /// QEMU scales CFI's typical sector erase time (2^n "ms") by microseconds (quirk §14.2).
 const SCALE_US: Nanos = 1_000;
 /// ... and the typical chip erase time by milliseconds.
@@ -128,16 +91,12 @@ const TYPICAL_CHIP_ERASE_LOG2: u8 = 0x0C;
 /// switches (§6).
 pub const LAZY_ROMD_THRESHOLD: u32 = 42;
 
-/// Length of the CFI table (§12).
-pub const CFI_TABLE_LEN: usize = 0x4D;
 /// Where the primary extended table ("PRI") starts.
 pub const PRIMARY_TABLE_ADDRESS: u16 = 0x40;
 /// Primary extended table (0x40..=0x4C): "PRI", version "1" "0", unlock
 /// required, erase suspend read/write, no protection, no simultaneous
 /// operation, no burst or page mode.
 const PRIMARY_TABLE: [u8; 13] = [b'P', b'R', b'I', b'1', b'0', 0x00, 0x02, 0, 0, 0, 0, 0, 0];
-/// Autoselect answers `id2`/`id3` only if they are not this value (§9).
-const ID_ABSENT: u16 = 0x00FF;
 
 /// Where the command state machine stands. Each state is one of QEMU's
 /// reachable `(wcycle, cmd)` pairs, given by [`Cycle::qemu_encoding`].
@@ -174,18 +133,18 @@ impl Cycle {
     /// QEMU's `(wcycle, cmd)` for this state (Read Array is `cmd` 0x00 there).
     pub fn qemu_encoding(self) -> (u8, u8) {
         match self {
-            Cycle::Read => (0, 0x00),
-            Cycle::FirstUnlock => (1, 0x00),
-            Cycle::Unlocked => (2, 0x00),
-            Cycle::Program => (3, PROGRAM),
-            Cycle::Autoselect => (3, AUTOSELECT),
-            Cycle::EraseSetup => (3, ERASE_SETUP),
-            Cycle::EraseFirstUnlock => (4, ERASE_SETUP),
-            Cycle::EraseUnlocked => (5, ERASE_SETUP),
-            Cycle::ChipErase => (6, CHIP_ERASE),
-            Cycle::SectorErase => (6, SECTOR_ERASE),
-            Cycle::CfiQuery => (7, CFI_QUERY),
-            Cycle::AutoselectCfiQuery => (8, CFI_QUERY),
+            Cycle::Read => (wcycle::IDLE, cmd::READ_ARRAY),
+            Cycle::FirstUnlock => (wcycle::UNLOCK1_SEEN, cmd::READ_ARRAY),
+            Cycle::Unlocked => (wcycle::UNLOCKED, cmd::READ_ARRAY),
+            Cycle::Program => (wcycle::COMMAND, cmd::PROGRAM),
+            Cycle::Autoselect => (wcycle::COMMAND, cmd::AUTOSELECT),
+            Cycle::EraseSetup => (wcycle::COMMAND, cmd::ERASE),
+            Cycle::EraseFirstUnlock => (wcycle::ERASE_UNLOCK1, cmd::ERASE),
+            Cycle::EraseUnlocked => (wcycle::ERASE_UNLOCKED, cmd::ERASE),
+            Cycle::ChipErase => (wcycle::ERASING, cmd::CHIP_ERASE),
+            Cycle::SectorErase => (wcycle::ERASING, cmd::SECTOR_ERASE),
+            Cycle::CfiQuery => (wcycle::CFI, cmd::CFI_QUERY),
+            Cycle::AutoselectCfiQuery => (wcycle::AUTOSELECT_CFI, cmd::CFI_QUERY),
         }
     }
 }
@@ -565,12 +524,11 @@ impl ParallelNorCfi02Flash {
     fn read_autoselect(&self, offset: u64, index: u64, size: u32) -> u64 {
         let ids = self.config.ids;
         match index {
-            0x00 => ids[0] as u64,
-            0x01 => ids[1] as u64,
-            // All sectors unprotected.
-            0x02 => 0,
-            0x0E if ids[2] != ID_ABSENT => ids[2] as u64,
-            0x0F if ids[3] != ID_ABSENT => ids[3] as u64,
+            amd::ID_INDEX_MANUFACTURER => ids[0] as u64,
+            amd::ID_INDEX_DEVICE => ids[1] as u64,
+            amd::ID_INDEX_PROTECTION => amd::SECTORS_UNPROTECTED,
+            amd::ID_INDEX_EXTENDED2 if ids[2] != amd::ID_NOT_PRESENT => ids[2] as u64,
+            amd::ID_INDEX_EXTENDED3 if ids[3] != amd::ID_NOT_PRESENT => ids[3] as u64,
             _ => self.bus.read_data(offset, size),
         }
     }
@@ -580,7 +538,7 @@ impl CommonFlashMemoryInterface for ParallelNorCfi02Flash {
     fn command_set_data(&self) -> CommandSetData {
         CommandSetData {
             table_len: CFI_TABLE_LEN,
-            primary_command_set: 0x0002,
+            primary_command_set: amd::PRIMARY_COMMAND_SET,
             primary_table_address: PRIMARY_TABLE_ADDRESS,
             // 2.7–3.6 V, no Vpp.
             voltages: [0x27, 0x36, 0x00, 0x00],
@@ -734,7 +692,7 @@ impl ParallelNorDevice for ParallelNorCfi02Flash {
             }
             Cycle::Program => self.program(offset, size, value),
             Cycle::Autoselect => {
-                if self.bypass && b == BYPASS_RESET {
+                if self.bypass && b == UNLOCK_BYPASS_RESET {
                     self.reset_sequence();
                 } else if boff == CFI_QUERY_ADDR && b == CFI_QUERY {
                     self.cycle = Cycle::AutoselectCfiQuery;

@@ -8,6 +8,7 @@
 
 use crate::backend::BlockBackend;
 use crate::clock::{Nanos, Timer, VirtualClock};
+use crate::command_set::ERASED_BYTE;
 use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue};
 use crate::storage::Storage;
@@ -18,9 +19,6 @@ pub const TYPE_NAME: &str = "nor-flash";
 /// Most erase-block regions a CFI table can describe here (QEMU's
 /// `PFLASH_MAX_ERASE_REGIONS`).
 pub const MAX_ERASE_REGIONS: usize = 4;
-
-/// Erased flash reads all ones.
-pub const ERASED_BYTE: u8 = 0xFF;
 
 /// Largest array the model allocates (4 GiB). QEMU's limit is the host's
 /// memory; beyond 4 GiB its 32-bit offsets stop working anyway.

@@ -4,6 +4,8 @@
 
 use crate::definitions::layout::{CommandSet, Layout};
 use crate::definitions::scenarios::{PointKind, Scenario};
+use devices::command_set::{amd, intel};
+use devices::v5::cfi01::commands::CMD_READ_ARRAY_QEMU;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -236,30 +238,31 @@ const STEP_CHOICES: &[u64] = &[
 ];
 
 // Intel command bytes (shared/spec/pflash-cfi01.md §7.1).
-const I_PROGRAM: [u8; 2] = [0x40, 0x10];
-const I_ERASE: u8 = 0x20;
-const I_CONFIRM: u8 = 0xD0;
-const I_CLEAR_STATUS: u8 = 0x50;
-const I_LOCK: u8 = 0x60;
-const I_STATUS: u8 = 0x70;
-const I_ID: u8 = 0x90;
-const I_CFI: u8 = 0x98;
-const I_BUFFER: u8 = 0xE8;
-const I_READ_ARRAY: [u8; 3] = [0xFF, 0x00, 0xF0];
+const I_PROGRAM: [u8; 2] = [intel::PROGRAM, intel::PROGRAM_ALT];
+const I_ERASE: u8 = intel::BLOCK_ERASE;
+const I_CONFIRM: u8 = intel::CONFIRM;
+const I_CLEAR_STATUS: u8 = intel::CLEAR_STATUS;
+const I_LOCK: u8 = intel::LOCK_SETUP;
+const I_STATUS: u8 = intel::READ_STATUS;
+const I_ID: u8 = intel::READ_ID;
+const I_CFI: u8 = intel::CFI_QUERY;
+const I_BUFFER: u8 = intel::WRITE_TO_BUFFER;
+/// Every byte that reads the array: the standard's, QEMU's own 0x00 and the AMD reset.
+const I_READ_ARRAY: [u8; 3] = [intel::READ_ARRAY, CMD_READ_ARRAY_QEMU, intel::AMD_PROBE];
 
 // AMD command bytes (shared/spec/pflash-cfi02.md §7).
-const A_UNLOCK1: u8 = 0xAA;
-const A_UNLOCK2: u8 = 0x55;
-const A_BYPASS: u8 = 0x20;
-const A_ERASE: u8 = 0x80;
-const A_AUTOSELECT: u8 = 0x90;
-const A_PROGRAM: u8 = 0xA0;
-const A_CHIP_ERASE: u8 = 0x10;
-const A_SECTOR_ERASE: u8 = 0x30;
-const A_SUSPEND: u8 = 0xB0;
-const A_RESUME: u8 = 0x30;
-const A_CFI: u8 = 0x98;
-const A_RESET: u8 = 0xF0;
+const A_UNLOCK1: u8 = amd::UNLOCK1;
+const A_UNLOCK2: u8 = amd::UNLOCK2;
+const A_BYPASS: u8 = amd::UNLOCK_BYPASS;
+const A_ERASE: u8 = amd::ERASE_SETUP;
+const A_AUTOSELECT: u8 = amd::AUTOSELECT;
+const A_PROGRAM: u8 = amd::PROGRAM;
+const A_CHIP_ERASE: u8 = amd::CHIP_ERASE;
+const A_SECTOR_ERASE: u8 = amd::SECTOR_ERASE;
+const A_SUSPEND: u8 = amd::ERASE_SUSPEND;
+const A_RESUME: u8 = amd::ERASE_RESUME;
+const A_CFI: u8 = amd::CFI_QUERY;
+const A_RESET: u8 = amd::RESET;
 
 impl Gen<'_> {
     fn emit(&mut self, dev: usize, kind: &str) {

@@ -1,44 +1,29 @@
 //! The CFI query table (spec §11) and the write-buffer size it implies (§12).
 
-use super::commands::CFI_TABLE_LEN;
 use super::config::Config;
+use crate::command_set::intel::{self, CFI_TABLE_LEN};
+use crate::command_set::query::{
+    DEVICE_SIZE_OFFSET, INTERFACE_OFFSET, INTERFACE_X8_X16, MAX_TIMEOUTS_OFFSET,
+    MAX_WRITE_BUFFER_OFFSET, PRIMARY_COMMAND_SET_OFFSET, PRIMARY_TABLE_ADDRESS_OFFSET, QRY,
+    QRY_OFFSET, REGIONS_OFFSET, REGION_COUNT_OFFSET, TIMEOUTS_OFFSET, VOLTAGES_OFFSET,
+};
 
-/// "QRY" at 0x10..0x12.
-const QRY: [u8; 3] = *b"QRY";
-const QRY_AT: usize = 0x10;
-/// Primary command set 0x0001 (Intel/Sharp), little-endian at 0x13.
-const PRIMARY_COMMAND_SET: [u8; 2] = [0x01, 0x00];
-const PRIMARY_COMMAND_SET_AT: usize = 0x13;
-/// Primary extended table address 0x31, at 0x15.
+/// Primary extended table address 0x31.
 const PRIMARY_TABLE_ADDR: [u8; 2] = [0x31, 0x00];
-const PRIMARY_TABLE_ADDR_AT: usize = 0x15;
-/// Vcc min 4.5 V, max 5.5 V, at 0x1B.
+/// Vcc min 4.5 V, max 5.5 V.
 const VCC_MIN_MAX: [u8; 2] = [0x45, 0x55];
-const VCC_AT: usize = 0x1B;
 /// Typical timeouts (single write 2^7, buffer write 2^7, block erase 2^10 ms,
-/// chip erase "not supported"), at 0x1F. The source comment says 4096 ms for
-/// chip erase but stores 0.
+/// chip erase "not supported"). The source comment says 4096 ms for chip
+/// erase but stores 0.
 const TYPICAL_TIMEOUTS: [u8; 4] = [0x07, 0x07, 0x0A, 0x00];
-const TYPICAL_TIMEOUTS_AT: usize = 0x1F;
-/// Maximum-timeout multipliers, at 0x23 (0x26, chip erase, stays 0).
+/// Maximum-timeout multipliers (0x26, chip erase, stays 0).
 const MAX_TIMEOUTS: [u8; 3] = [0x04, 0x04, 0x04];
-const MAX_TIMEOUTS_AT: usize = 0x23;
-/// Device size 2^n, at 0x27.
-const DEVICE_SIZE_AT: usize = 0x27;
-/// Flash device interface x8/x16, at 0x28.
-const INTERFACE: [u8; 2] = [0x02, 0x00];
-const INTERFACE_AT: usize = 0x28;
-/// Maximum write-buffer bytes 2^n, at 0x2A.
-const WRITE_BUFFER_AT: usize = 0x2A;
 /// 2^8 = 256 bytes for an x8 bank.
 const WRITE_BUFFER_LOG2_X8: u8 = 0x08;
 /// 2^11 = 2048 bytes otherwise.
 const WRITE_BUFFER_LOG2: u8 = 0x0B;
-/// Number of erase-block regions, at 0x2C.
+/// Number of erase-block regions.
 const ERASE_REGIONS: u8 = 0x01;
-const ERASE_REGIONS_AT: usize = 0x2C;
-/// Erase-block region 1 (blocks − 1, block size / 256), at 0x2D..0x30.
-const REGION1_AT: usize = 0x2D;
 /// "PRI" extended table and version "1" "0", at 0x31.
 const PRI: [u8; 5] = *b"PRI10";
 const PRI_AT: usize = 0x31;
@@ -64,29 +49,32 @@ pub fn build(config: &Config, num_devices: u32) -> ([u8; CFI_TABLE_LEN], u32) {
 
     let mut t = [0u8; CFI_TABLE_LEN];
     let mut put = |at: usize, bytes: &[u8]| t[at..at + bytes.len()].copy_from_slice(bytes);
-    put(QRY_AT, &QRY);
-    put(PRIMARY_COMMAND_SET_AT, &PRIMARY_COMMAND_SET);
-    put(PRIMARY_TABLE_ADDR_AT, &PRIMARY_TABLE_ADDR);
-    put(VCC_AT, &VCC_MIN_MAX);
-    put(TYPICAL_TIMEOUTS_AT, &TYPICAL_TIMEOUTS);
-    put(MAX_TIMEOUTS_AT, &MAX_TIMEOUTS);
+    put(QRY_OFFSET, &QRY);
+    put(
+        PRIMARY_COMMAND_SET_OFFSET,
+        &intel::PRIMARY_COMMAND_SET.to_le_bytes(),
+    );
+    put(PRIMARY_TABLE_ADDRESS_OFFSET, &PRIMARY_TABLE_ADDR);
+    put(VOLTAGES_OFFSET, &VCC_MIN_MAX);
+    put(TIMEOUTS_OFFSET, &TYPICAL_TIMEOUTS);
+    put(MAX_TIMEOUTS_OFFSET, &MAX_TIMEOUTS);
     // QEMU 7.2.22: ctz32 of the (truncated) size, not log2, so a
     // non-power-of-two size gives a misleading value.
     put(
-        DEVICE_SIZE_AT,
+        DEVICE_SIZE_OFFSET,
         &[(device_len as u32).trailing_zeros() as u8],
     );
-    put(INTERFACE_AT, &INTERFACE);
+    put(INTERFACE_OFFSET, &INTERFACE_X8_X16.to_le_bytes());
     let buffer_log2 = if config.bank_width == 1 {
         WRITE_BUFFER_LOG2_X8
     } else {
         WRITE_BUFFER_LOG2
     };
-    put(WRITE_BUFFER_AT, &[buffer_log2]);
-    put(ERASE_REGIONS_AT, &[ERASE_REGIONS]);
+    put(MAX_WRITE_BUFFER_OFFSET, &[buffer_log2]);
+    put(REGION_COUNT_OFFSET, &[ERASE_REGIONS]);
     let blocks_m1 = blocks_per_device.wrapping_sub(1);
     put(
-        REGION1_AT,
+        REGIONS_OFFSET,
         &[
             blocks_m1 as u8,
             (blocks_m1 >> 8) as u8,

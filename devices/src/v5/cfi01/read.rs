@@ -3,6 +3,7 @@
 
 use super::commands::*;
 use super::PflashCfi01;
+use crate::command_set::intel;
 
 /// x86-64 `shr` takes a 64-bit shift count modulo 64.
 const X86_64_SHIFT_COUNT_MASK: u32 = 63;
@@ -56,14 +57,18 @@ impl PflashCfi01 {
     pub(super) fn command_read(&mut self, off: u64, width: u32) -> u32 {
         match self.cmd {
             CMD_READ_ARRAY_QEMU => self.data_read(off, width),
-            CMD_PROGRAM_ALT | CMD_BLOCK_ERASE | CMD_BLOCK_ERASE_ALT | CMD_PROGRAM
-            | CMD_CLEAR_STATUS | CMD_LOCK_SETUP | CMD_READ_STATUS | CMD_WRITE_TO_BUFFER => {
-                self.status_read(width)
-            }
-            CMD_READ_ID if self.config.device_width == 0 => self.legacy_id(off),
-            CMD_CFI_QUERY if self.config.device_width == 0 => self.legacy_cfi(off),
-            CMD_READ_ID => self.device_width_query(off, width, PflashCfi01::id_query),
-            CMD_CFI_QUERY => self.device_width_query(off, width, PflashCfi01::cfi_query),
+            intel::PROGRAM_ALT
+            | intel::BLOCK_ERASE
+            | intel::BLOCK_ERASE_ALT
+            | intel::PROGRAM
+            | intel::CLEAR_STATUS
+            | intel::LOCK_SETUP
+            | intel::READ_STATUS
+            | intel::WRITE_TO_BUFFER => self.status_read(width),
+            intel::READ_ID if self.config.device_width == 0 => self.legacy_id(off),
+            intel::CFI_QUERY if self.config.device_width == 0 => self.legacy_cfi(off),
+            intel::READ_ID => self.device_width_query(off, width, PflashCfi01::id_query),
+            intel::CFI_QUERY => self.device_width_query(off, width, PflashCfi01::cfi_query),
             _ => {
                 // QEMU 7.2.22: an unknown `cmd` (only a migration stream can
                 // deliver one) resets the state machine on read, leaving

@@ -4,6 +4,7 @@
 use super::commands::*;
 use super::read::low_bits;
 use super::PflashCfi01;
+use crate::command_set::{intel, ERASED_BYTE};
 
 impl PflashCfi01 {
     /// `pflash_write`: one write through the device's write function.
@@ -48,25 +49,27 @@ impl PflashCfi01 {
     /// are not decoded (quirk 14).
     fn first_cycle(&mut self, off: u64, b: u8) {
         match b {
-            CMD_READ_ARRAY_QEMU | CMD_AMD_PROBE | READ_ARRAY => self.read_array(),
-            CMD_PROGRAM_ALT | CMD_PROGRAM | CMD_LOCK_SETUP | CMD_CFI_QUERY => self.setup(b),
-            CMD_BLOCK_ERASE => {
+            CMD_READ_ARRAY_QEMU | intel::AMD_PROBE | intel::READ_ARRAY => self.read_array(),
+            intel::PROGRAM_ALT | intel::PROGRAM | intel::LOCK_SETUP | intel::CFI_QUERY => {
+                self.setup(b)
+            }
+            intel::BLOCK_ERASE => {
                 // QEMU 7.2.22 erases on the setup write, before any confirm
                 // (quirk 1), with the bank sector as granularity (quirk 15).
                 self.erase_block(off);
-                self.status |= SR_READY;
+                self.status |= intel::SR_READY;
                 self.setup(b);
             }
-            CMD_CLEAR_STATUS => {
+            intel::CLEAR_STATUS => {
                 // Clears SR.7 too (quirk 3).
                 self.status = 0;
                 self.read_array();
             }
             // wcycle stays 0: the next write is a new command (quirk 6).
-            CMD_READ_STATUS | CMD_READ_ID => self.cmd = b,
-            CMD_WRITE_TO_BUFFER => {
+            intel::READ_STATUS | intel::READ_ID => self.cmd = b,
+            intel::WRITE_TO_BUFFER => {
                 // QEMU also logs "Write to buffer emulation is flawed".
-                self.status |= SR_READY;
+                self.status |= intel::SR_READY;
                 self.setup(b);
             }
             _ => self.unimplemented_sequence(),
@@ -78,7 +81,7 @@ impl PflashCfi01 {
         let sector_len = self.config.sector_len;
         let start = off & !(sector_len - 1);
         if self.ro {
-            self.status |= SR_ERASE_ERROR;
+            self.status |= intel::SR_ERASE_ERROR;
             return;
         }
         // A non-power-of-two sector length can reach past the end of the
@@ -93,43 +96,43 @@ impl PflashCfi01 {
     /// `wcycle == 1` (§7.2).
     fn second_cycle(&mut self, off: u64, width: u32, value: u32, b: u8) {
         match self.cmd {
-            CMD_PROGRAM_ALT | CMD_PROGRAM => {
+            intel::PROGRAM_ALT | intel::PROGRAM => {
                 if self.ro {
-                    self.status |= SR_PROGRAM_ERROR;
+                    self.status |= intel::SR_PROGRAM_ERROR;
                 } else {
                     // Overwrites, no AND with the old contents (quirk 2).
                     self.data_write(off, width, value);
                     self.update(off, width as u64);
                 }
-                self.status |= SR_READY;
+                self.status |= intel::SR_READY;
                 // `cmd` stays the program command: reads return status and
                 // ROMD stays off (quirk 5).
                 self.wcycle = 0;
             }
-            CMD_BLOCK_ERASE | CMD_BLOCK_ERASE_ALT => match b {
-                CONFIRM => {
+            intel::BLOCK_ERASE | intel::BLOCK_ERASE_ALT => match b {
+                intel::CONFIRM => {
                     self.wcycle = 0;
-                    self.status |= SR_READY;
+                    self.status |= intel::SR_READY;
                 }
-                READ_ARRAY => self.read_array(),
+                intel::READ_ARRAY => self.read_array(),
                 // The block was erased at setup; a bad confirm sets no error
                 // bit (quirk 1).
                 _ => self.unimplemented_sequence(),
             },
-            CMD_WRITE_TO_BUFFER => self.buffer_count_cycle(off, value),
-            CMD_LOCK_SETUP => match b {
+            intel::WRITE_TO_BUFFER => self.buffer_count_cycle(off, value),
+            intel::LOCK_SETUP => match b {
                 // Lock and unlock are accepted and keep no state (quirk 10).
-                CONFIRM | LOCK_BLOCK => {
+                intel::CONFIRM | intel::LOCK_BLOCK => {
                     self.wcycle = 0;
-                    self.status |= SR_READY;
+                    self.status |= intel::SR_READY;
                 }
                 // 0xFF, or "unknown (un)locking command" (traced only).
                 _ => self.read_array(),
             },
-            CMD_CFI_QUERY => {
+            intel::CFI_QUERY => {
                 // Only 0xFF leaves query mode; everything else is ignored
                 // (quirk 4).
-                if b == READ_ARRAY {
+                if b == intel::READ_ARRAY {
                     self.read_array();
                 }
             }
@@ -171,7 +174,7 @@ impl PflashCfi01 {
     /// `wcycle == 2`: buffer data (§7.3). Every write consumes one count
     /// whatever its size.
     fn buffer_data_cycle(&mut self, off: u64, width: u32, value: u32) {
-        if self.cmd != CMD_WRITE_TO_BUFFER {
+        if self.cmd != intel::WRITE_TO_BUFFER {
             // Migration only; the buffer is not discarded.
             self.unimplemented_sequence();
             return;
@@ -179,9 +182,9 @@ impl PflashCfi01 {
         if !self.ro && self.blk_offset != NO_BLOCK_OPEN {
             self.data_write(off, width, value);
         } else {
-            self.status |= SR_PROGRAM_ERROR;
+            self.status |= intel::SR_PROGRAM_ERROR;
         }
-        self.status |= SR_READY;
+        self.status |= intel::SR_READY;
         if self.counter == 0 {
             self.wcycle += 1;
         }
@@ -192,16 +195,16 @@ impl PflashCfi01 {
 
     /// `wcycle == 3`: confirm (§7.4). A stale SR.4 aborts (quirk 9).
     fn buffer_confirm_cycle(&mut self, b: u8) {
-        if self.cmd != CMD_WRITE_TO_BUFFER {
+        if self.cmd != intel::WRITE_TO_BUFFER {
             // Migration only.
             self.blk_write_abort();
             self.unimplemented_sequence();
             return;
         }
-        if b == CONFIRM && self.status & SR_PROGRAM_ERROR == 0 {
+        if b == intel::CONFIRM && self.status & intel::SR_PROGRAM_ERROR == 0 {
             self.blk_write_flush();
             self.wcycle = 0;
-            self.status |= SR_READY;
+            self.status |= intel::SR_READY;
             // `cmd` stays 0xE8 and ROMD off: status reads (quirk 5).
         } else {
             // Status unchanged, so SR.4 stays set.
@@ -248,7 +251,7 @@ impl PflashCfi01 {
             // The window end is computed in 32 bits, as in QEMU.
             let end = self.blk_offset.wrapping_add(self.writeblock_size) as u64;
             if off < self.blk_offset as u64 || off + width as u64 > end {
-                self.status |= SR_PROGRAM_ERROR;
+                self.status |= intel::SR_PROGRAM_ERROR;
                 return;
             }
             let at = (off - self.blk_offset as u64) as usize;

@@ -2,58 +2,50 @@
 //! from SG29 Spansion flash", with the geometry filled in.
 
 use super::config::Region;
+use crate::command_set::amd::{self, CFI_TABLE_LEN};
+use crate::command_set::query::{
+    DEVICE_SIZE_OFFSET, INTERFACE_OFFSET, INTERFACE_X8_X16, QRY, QRY_OFFSET, REGIONS_OFFSET,
+    REGION_COUNT_OFFSET, REGION_DESCRIPTOR_LEN,
+};
 
-/// Size of the table (QEMU's `cfi_table[0x4d]`). Indices beyond read 0.
-pub const CFI_TABLE_LEN: usize = 0x4D;
-
-/// Offset of the typical sector-erase time exponent (applied in µs, §11).
-pub const CFI_TYP_SECTOR_ERASE: usize = 0x21;
-/// Offset of the typical chip-erase time exponent (applied in ms, §11).
-pub const CFI_TYP_CHIP_ERASE: usize = 0x22;
-/// Offset of the device size exponent.
-pub const CFI_DEVICE_SIZE: usize = 0x27;
-/// Offset of the number of erase-block regions.
-pub const CFI_REGION_COUNT: usize = 0x2C;
-/// Offset of the first erase-block region descriptor (4 bytes each).
-pub const CFI_REGIONS: usize = 0x2D;
 /// Start of the primary extended query table ("PRI").
 pub const PRI_OFFSET: usize = 0x40;
 
-/// Offset of the "QRY" string, the start of [`QUERY_HEADER`].
-const QUERY_OFFSET: usize = 0x10;
-/// Offset of the device interface code, the start of [`INTERFACE`].
-const INTERFACE_OFFSET: usize = 0x28;
-
-/// Fixed bytes from [`QUERY_OFFSET`] up to the device size byte (0x10..=0x26).
+/// Fixed bytes from [`QRY_OFFSET`] up to the device size byte (0x10..=0x26).
 const QUERY_HEADER: [u8; 0x17] = [
-    b'Q',                    // 0x10 "QRY"
-    b'R',                    // 0x11
-    b'Y',                    // 0x12
-    0x02,                    // 0x13 primary command set 0x0002 (AMD/Fujitsu), low byte
-    0x00,                    // 0x14 high byte
-    PRI_OFFSET as u8,        // 0x15 primary extended table address, low byte
-    (PRI_OFFSET >> 8) as u8, // 0x16 high byte
-    0x00,                    // 0x17 no alternate command set
-    0x00,                    // 0x18
-    0x00,                    // 0x19 no alternate extended table
-    0x00,                    // 0x1A
-    0x27,                    // 0x1B Vcc min 2.7 V
-    0x36,                    // 0x1C Vcc max 3.6 V
-    0x00,                    // 0x1D no Vpp min
-    0x00,                    // 0x1E no Vpp max
-    0x07,                    // 0x1F typical word program timeout 2^7
-    0x00,                    // 0x20 buffer write not available
-    0x09,                    // 0x21 typical sector erase 2^9
-    0x0C,                    // 0x22 typical chip erase 2^12 ms
-    0x01,                    // 0x23 maximum word program timeout
-    0x00,                    // 0x24 maximum buffer write timeout (NA)
-    0x0A,                    // 0x25 maximum sector erase timeout
-    0x0D,                    // 0x26 maximum chip erase timeout
+    QRY[0],                                // 0x10 "QRY"
+    QRY[1],                                // 0x11
+    QRY[2],                                // 0x12
+    amd::PRIMARY_COMMAND_SET as u8,        // 0x13 primary command set, low byte
+    (amd::PRIMARY_COMMAND_SET >> 8) as u8, // 0x14 high byte
+    PRI_OFFSET as u8,                      // 0x15 primary extended table address, low byte
+    (PRI_OFFSET >> 8) as u8,               // 0x16 high byte
+    0x00,                                  // 0x17 no alternate command set
+    0x00,                                  // 0x18
+    0x00,                                  // 0x19 no alternate extended table
+    0x00,                                  // 0x1A
+    0x27,                                  // 0x1B Vcc min 2.7 V
+    0x36,                                  // 0x1C Vcc max 3.6 V
+    0x00,                                  // 0x1D no Vpp min
+    0x00,                                  // 0x1E no Vpp max
+    0x07,                                  // 0x1F typical word program timeout 2^7
+    0x00,                                  // 0x20 buffer write not available
+    0x09,                                  // 0x21 typical sector erase 2^9
+    0x0C,                                  // 0x22 typical chip erase 2^12 ms
+    0x01,                                  // 0x23 maximum word program timeout
+    0x00,                                  // 0x24 maximum buffer write timeout (NA)
+    0x0A,                                  // 0x25 maximum sector erase timeout
+    0x0D,                                  // 0x26 maximum chip erase timeout
 ];
 
 /// Bytes 0x28..=0x2B: interface x8/x16, buffered write disabled (QEMU:
 /// "disable buffered write as it's not supported").
-const INTERFACE: [u8; 4] = [0x02, 0x00, 0x00, 0x00];
+const INTERFACE: [u8; 4] = [
+    INTERFACE_X8_X16 as u8,
+    (INTERFACE_X8_X16 >> 8) as u8,
+    0x00,
+    0x00,
+];
 
 /// The primary extended query table at [`PRI_OFFSET`].
 const PRI_TABLE: [u8; 0x0D] = [
@@ -73,13 +65,13 @@ const PRI_TABLE: [u8; 0x0D] = [
 /// `pflash_cfi02_fill_cfi_table`).
 pub fn build(regions: &[Region], chip_len: u32) -> [u8; CFI_TABLE_LEN] {
     let mut t = [0u8; CFI_TABLE_LEN];
-    t[QUERY_OFFSET..QUERY_OFFSET + QUERY_HEADER.len()].copy_from_slice(&QUERY_HEADER);
+    t[QRY_OFFSET..QRY_OFFSET + QUERY_HEADER.len()].copy_from_slice(&QUERY_HEADER);
     // QEMU's ctz32: 32 for a zero length.
-    t[CFI_DEVICE_SIZE] = chip_len.trailing_zeros() as u8;
+    t[DEVICE_SIZE_OFFSET] = chip_len.trailing_zeros() as u8;
     t[INTERFACE_OFFSET..INTERFACE_OFFSET + INTERFACE.len()].copy_from_slice(&INTERFACE);
-    t[CFI_REGION_COUNT] = regions.len() as u8;
+    t[REGION_COUNT_OFFSET] = regions.len() as u8;
     for (i, region) in regions.iter().enumerate() {
-        let at = CFI_REGIONS + 4 * i;
+        let at = REGIONS_OFFSET + REGION_DESCRIPTOR_LEN * i;
         let count = region.blocks.wrapping_sub(1);
         t[at] = count as u8;
         t[at + 1] = (count >> 8) as u8;

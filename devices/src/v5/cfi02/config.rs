@@ -1,7 +1,7 @@
 //! Properties, realize-time validation and geometry (spec §2, §3).
 
-use super::protocol::UNLOCK_ADDR_MASK;
 use super::TYPE_NAME;
+use crate::command_set::amd;
 use crate::device::DeviceError;
 use crate::props::{PropDef, PropKind, PropValue, PropValues};
 
@@ -244,8 +244,8 @@ impl Config {
             big_endian: v.int("big-endian") != 0,
             ids: [id("id0"), id("id1"), id("id2"), id("id3")],
             unlock_addr: [
-                v.int("unlock-addr0") & UNLOCK_ADDR_MASK,
-                v.int("unlock-addr1") & UNLOCK_ADDR_MASK,
+                v.int("unlock-addr0") & u64::from(amd::COMMAND_ADDR_MASK),
+                v.int("unlock-addr1") & u64::from(amd::COMMAND_ADDR_MASK),
             ],
         })
     }

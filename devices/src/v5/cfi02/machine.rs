@@ -5,13 +5,12 @@
 //! of `hw/block/pflash_cfi02.c`, with QEMU's `goto` targets made explicit
 //! as [`Step`] values.
 
-use super::cfi_table::{CFI_TYP_CHIP_ERASE, CFI_TYP_SECTOR_ERASE};
 use super::protocol::{
-    cmd, id_index, op, status, wcycle, BDRV_SECTOR_SIZE, CFI_QUERY_ADDR, ERASED, ID_NOT_PRESENT,
-    INDEX_OFFSET_MASK, LAZY_ROMD_THRESHOLD, SCALE_MS, SCALE_US, SECTORS_UNPROTECTED,
-    SECTOR_ERASE_WINDOW_NS, UNLOCK_ADDR_MASK,
+    cmd, wcycle, BDRV_SECTOR_SIZE, INDEX_OFFSET_MASK, LAZY_ROMD_THRESHOLD, SCALE_MS, SCALE_US,
 };
 use super::PflashCfi02;
+use crate::command_set::query::{TYPICAL_BLOCK_ERASE_OFFSET, TYPICAL_CHIP_ERASE_OFFSET};
+use crate::command_set::{amd, ERASED_BYTE};
 
 /// What a write does after its cycle's rule ran (QEMU's exits of `pflash_write`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +48,7 @@ impl PflashCfi02 {
     }
 
     fn set_dq7(&mut self, value: u8) {
-        self.regs.status = (self.regs.status & !status::DQ7) | (value & status::DQ7);
+        self.regs.status = (self.regs.status & !amd::DQ7) | (value & amd::DQ7);
     }
 
     /// QEMU's `pflash_reset_state_machine`: `cmd = 0`, `wcycle = 0`, nothing
@@ -90,13 +89,13 @@ impl PflashCfi02 {
     /// Typical erase time of the queued sectors: 2^cfi[0x21] µs each.
     /// QEMU 7.2.22 behaviour: CFI documents ms, the model uses µs (§14.2).
     fn sector_erase_time(&self) -> u64 {
-        (1u64 << self.cfi[CFI_TYP_SECTOR_ERASE])
+        (1u64 << self.cfi[TYPICAL_BLOCK_ERASE_OFFSET])
             .wrapping_mul(self.regs.sectors_to_erase as u64)
             .wrapping_mul(SCALE_US)
     }
 
     fn chip_erase_time(&self) -> u64 {
-        (1u64 << self.cfi[CFI_TYP_CHIP_ERASE]).wrapping_mul(SCALE_MS)
+        (1u64 << self.cfi[TYPICAL_CHIP_ERASE_OFFSET]).wrapping_mul(SCALE_MS)
     }
 
     /// `size` bytes of array data at `off` in the configured byte order.
@@ -164,7 +163,7 @@ impl PflashCfi02 {
     fn read_array(&mut self, off: u64, size: u32) -> u64 {
         if self.suspended() && self.sector_is_erasing(off) {
             // Toggle DQ2 but not DQ6.
-            self.regs.status ^= status::DQ2;
+            self.regs.status ^= amd::DQ2;
             return self.regs.status as u64;
         }
         self.load(off, size)
@@ -175,11 +174,11 @@ impl PflashCfi02 {
         let ids = self.config.ids;
         match idx {
             // QEMU 7.2.22 behaviour: ids are returned whole, not replicated (§14.12).
-            id_index::MANUFACTURER => ids[0] as u64,
-            id_index::DEVICE => ids[1] as u64,
-            id_index::PROTECTION => SECTORS_UNPROTECTED,
-            id_index::EXTENDED2 if ids[2] != ID_NOT_PRESENT => ids[2] as u64,
-            id_index::EXTENDED3 if ids[3] != ID_NOT_PRESENT => ids[3] as u64,
+            amd::ID_INDEX_MANUFACTURER => ids[0] as u64,
+            amd::ID_INDEX_DEVICE => ids[1] as u64,
+            amd::ID_INDEX_PROTECTION => amd::SECTORS_UNPROTECTED,
+            amd::ID_INDEX_EXTENDED2 if ids[2] != amd::ID_NOT_PRESENT => ids[2] as u64,
+            amd::ID_INDEX_EXTENDED3 if ids[3] != amd::ID_NOT_PRESENT => ids[3] as u64,
             // QEMU 7.2.22 behaviour: unlisted indices read array data (§14.12).
             _ => self.load(off, size),
         }
@@ -205,12 +204,12 @@ impl PflashCfi02 {
             cmd::AUTOSELECT => self.read_autoselect(off, idx, size),
             cmd::CHIP_ERASE | cmd::SECTOR_ERASE => {
                 // Every status read mutates status (§14.3).
-                self.regs.status ^= status::DQ2;
-                self.regs.status ^= status::DQ6;
+                self.regs.status ^= amd::DQ2;
+                self.regs.status ^= amd::DQ6;
                 self.regs.status as u64
             }
             cmd::PROGRAM => {
-                self.regs.status ^= status::DQ6;
+                self.regs.status ^= amd::DQ6;
                 self.regs.status as u64
             }
             // Indices beyond the table read 0.
@@ -231,7 +230,7 @@ impl PflashCfi02 {
         // 0xF0 during a pending program is data (§14.9); during chip erase
         // and sector erase it falls through to the wcycle-6 rules.
         if self.regs.cmd != cmd::PROGRAM
-            && b == op::RESET
+            && b == amd::RESET
             && self.regs.cmd != cmd::CHIP_ERASE
             && self.regs.cmd != cmd::SECTOR_ERASE
         {
@@ -247,7 +246,7 @@ impl PflashCfi02 {
         let off = self.mask_offset(off);
         // QEMU 7.2.22 behaviour: only 11 bits of the word address are
         // compared (§14.7).
-        let boff = (off >> self.shift()) & UNLOCK_ADDR_MASK;
+        let boff = (off >> self.shift()) & u64::from(amd::COMMAND_ADDR_MASK);
         let step = match self.regs.wcycle {
             wcycle::IDLE => {
                 // §6: any write reaching wcycle 0 switches to I/O mode.
@@ -281,12 +280,12 @@ impl PflashCfi02 {
     /// The U0 rules (QEMU's `check_unlock0`, §7.2): used at wcycle 0 and at
     /// wcycle 3 of the erase sequence.
     fn unlock0_rules(&mut self, boff: u64, b: u8) -> Step {
-        if boff == CFI_QUERY_ADDR && b == op::CFI_QUERY {
+        if boff == u64::from(amd::CFI_QUERY_ADDR) && b == amd::CFI_QUERY {
             self.regs.wcycle = wcycle::CFI;
             self.regs.cmd = cmd::CFI_QUERY;
             return Step::Done;
         }
-        if b == op::ERASE_RESUME {
+        if b == amd::ERASE_RESUME {
             if !self.suspended() {
                 return Step::Reset;
             }
@@ -296,14 +295,14 @@ impl PflashCfi02 {
             self.regs.wcycle = wcycle::ERASING;
             self.regs.cmd = cmd::SECTOR_ERASE;
             self.set_dq7(0);
-            self.regs.status |= status::DQ3;
+            self.regs.status |= amd::DQ3;
             return Step::Done;
         }
-        if b == op::ERASE_SUSPEND {
+        if b == amd::ERASE_SUSPEND {
             // Erase suspend outside an erase is ignored.
             return Step::Done;
         }
-        if boff != self.config.unlock_addr[0] || b != op::UNLOCK1 {
+        if boff != self.config.unlock_addr[0] || b != amd::UNLOCK1 {
             return Step::Reset;
         }
         Step::Advance
@@ -311,7 +310,7 @@ impl PflashCfi02 {
 
     /// The U1 rule (QEMU's `check_unlock1`, §7.3): wcycle 1 and 4.
     fn unlock1_rule(&mut self, boff: u64, b: u8) -> Step {
-        if boff != self.config.unlock_addr[1] || b != op::UNLOCK2 {
+        if boff != self.config.unlock_addr[1] || b != amd::UNLOCK2 {
             return Step::Reset;
         }
         Step::Advance
@@ -324,11 +323,11 @@ impl PflashCfi02 {
             return Step::Reset;
         }
         match b {
-            op::UNLOCK_BYPASS => {
+            amd::UNLOCK_BYPASS => {
                 self.regs.bypass = true;
                 Step::Bypass
             }
-            op::ERASE_SETUP | op::AUTOSELECT | op::PROGRAM => {
+            amd::ERASE_SETUP | amd::AUTOSELECT | amd::PROGRAM => {
                 self.regs.cmd = b;
                 Step::Advance
             }
@@ -344,10 +343,10 @@ impl PflashCfi02 {
             cmd::ERASE => self.unlock0_rules(boff, b),
             cmd::PROGRAM => self.program(off, size, value),
             cmd::AUTOSELECT => {
-                if self.regs.bypass && b == op::UNLOCK_BYPASS_RESET {
+                if self.regs.bypass && b == amd::UNLOCK_BYPASS_RESET {
                     return Step::Reset;
                 }
-                if boff == CFI_QUERY_ADDR && b == op::CFI_QUERY {
+                if boff == u64::from(amd::CFI_QUERY_ADDR) && b == amd::CFI_QUERY {
                     // CFI inside autoselect; 0xF0 returns to autoselect.
                     self.regs.wcycle = wcycle::AUTOSELECT_CFI;
                     self.regs.cmd = cmd::CFI_QUERY;
@@ -391,7 +390,7 @@ impl PflashCfi02 {
             return Step::Reset;
         }
         match b {
-            op::CHIP_ERASE => {
+            amd::CHIP_ERASE => {
                 if boff != self.config.unlock_addr[0] {
                     return Step::Reset;
                 }
@@ -399,14 +398,14 @@ impl PflashCfi02 {
                 // busy status is timed (§14.1).
                 if !self.ro {
                     let len = self.config.chip_len as u64;
-                    self.array.fill(0, len, ERASED);
+                    self.array.fill(0, len, ERASED_BYTE);
                     self.update(0, len);
                 }
                 self.set_dq7(0);
                 let t = self.chip_erase_time();
                 self.arm_timer(t);
             }
-            op::SECTOR_ERASE => self.sector_erase(off),
+            amd::SECTOR_ERASE => self.sector_erase(off),
             _ => return Step::Reset,
         }
         self.regs.cmd = b;
@@ -419,12 +418,12 @@ impl PflashCfi02 {
             // Writes during chip erase, 0xF0 included, are ignored.
             cmd::CHIP_ERASE => Step::Done,
             cmd::SECTOR_ERASE => {
-                if b == op::ERASE_SUSPEND {
+                if b == amd::ERASE_SUSPEND {
                     self.erase_suspend();
                     return Step::Done;
                 }
-                if self.regs.status & status::DQ3 == 0 {
-                    if b != op::SECTOR_ERASE {
+                if self.regs.status & amd::DQ3 == 0 {
+                    if b != amd::SECTOR_ERASE {
                         // QEMU 7.2.22 behaviour: the timer, bitmap and
                         // sectors_to_erase are left behind (§14.5).
                         return Step::Reset;
@@ -440,7 +439,7 @@ impl PflashCfi02 {
 
     /// Erase suspend (§7.7, §8): acts at once.
     fn erase_suspend(&mut self) {
-        self.regs.erase_time_remaining = if self.regs.status & status::DQ3 == 0 {
+        self.regs.erase_time_remaining = if self.regs.status & amd::DQ3 == 0 {
             // Suspended inside the window: the full erase time remains.
             self.sector_erase_time()
         } else {
@@ -452,7 +451,7 @@ impl PflashCfi02 {
                 _ => 1,
             }
         };
-        self.regs.status &= !status::DQ3;
+        self.regs.status &= !amd::DQ3;
         self.timer.cancel();
         self.reset_state_machine();
     }
@@ -471,7 +470,7 @@ impl PflashCfi02 {
             // non-power-of-two uniform sector length; the fill stops at the
             // end of the array here.
             let end = (start + len).min(self.array.len());
-            self.array.fill(start, end - start, ERASED);
+            self.array.fill(start, end - start, ERASED_BYTE);
             self.update(start, len);
         }
         self.set_dq7(0);
@@ -479,7 +478,7 @@ impl PflashCfi02 {
         self.regs.sectors_to_erase = self.regs.sectors_to_erase.wrapping_add(1);
         self.regs.erase_map.insert(sector.num);
         // Set (or restart) the window for further sector erase commands.
-        self.arm_timer(SECTOR_ERASE_WINDOW_NS);
+        self.arm_timer(amd::SECTOR_ERASE_WINDOW_NS);
     }
 
     /// The timer callback (QEMU's `pflash_timer`, §11). QEMU 7.2.22
@@ -487,19 +486,19 @@ impl PflashCfi02 {
     /// abort an unrelated sequence (§14.6).
     pub(super) fn timer_expired(&mut self) {
         if self.regs.cmd == cmd::SECTOR_ERASE {
-            if self.regs.status & status::DQ3 == 0 {
+            if self.regs.status & amd::DQ3 == 0 {
                 // End of the window: the erase itself starts.
-                self.regs.status |= status::DQ3;
+                self.regs.status |= amd::DQ3;
                 let t = self.sector_erase_time();
                 self.arm_timer(t);
                 return;
             }
             self.regs.erase_map.clear();
             self.regs.sectors_to_erase = 0;
-            self.regs.status &= !status::DQ3;
+            self.regs.status &= !amd::DQ3;
         }
         // Common completion.
-        self.regs.status ^= status::DQ7;
+        self.regs.status ^= amd::DQ7;
         if self.regs.bypass {
             self.do_bypass();
         } else {

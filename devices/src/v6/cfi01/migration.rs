@@ -12,7 +12,8 @@
 //!   0x00 on the wire copy; `post_save` would restore 0xFF on the source,
 //!   which saving from a copy never changed.
 
-use super::{IntelCommand, ParallelNorCfi01Flash, WriteBuffer, LEGACY_READ_ARRAY, TYPE_NAME};
+use super::{IntelCommand, ParallelNorCfi01Flash, WriteBuffer, TYPE_NAME};
+use crate::v5::cfi01::commands::{CMD_READ_ARRAY_QEMU, NO_BLOCK_OPEN};
 use crate::v5::cfi01::migration as v5;
 use crate::v5::cfi01::VMSTATE_NAME as LEGACY_VMSTATE_NAME;
 use crate::vmstate::{
@@ -37,9 +38,6 @@ pub const FIELD_COUNTER: &str = "counter";
 pub const FIELD_ROMD: &str = "romd";
 pub const FIELD_BUFFER_OFFSET: &str = "offset";
 pub const FIELD_BUFFER_BYTES: &str = "bytes";
-
-/// `blk_offset` on v5's wire when no buffered write is open.
-const NO_BLOCK_OPEN: u32 = 0xFFFF_FFFF;
 
 /// The v6 section of a device with a write buffer of `writeblock_size` bytes.
 pub fn vmstate_description(writeblock_size: usize) -> VmStateDescription {
@@ -99,7 +97,7 @@ pub fn legacy_description(writeblock_size: usize) -> VmStateDescription {
 /// A wire `cmd` byte as a command: the v6 encoding (`legacy` false) or
 /// v5's, where Read Array is 0x00 (`legacy` true).
 fn decode_cmd(b: u8, legacy: bool) -> Result<IntelCommand, String> {
-    if legacy && b == LEGACY_READ_ARRAY {
+    if legacy && b == CMD_READ_ARRAY_QEMU {
         return Ok(IntelCommand::ReadArray);
     }
     IntelCommand::try_from(b).map_err(|e| format!("field 'cmd': {e}"))
@@ -127,7 +125,7 @@ impl ParallelNorCfi01Flash {
         if self.config.legacy_migration {
             // pre_save on the copy: Read Array travels as QEMU's 0x00.
             let cmd = match self.cmd {
-                IntelCommand::ReadArray => LEGACY_READ_ARRAY,
+                IntelCommand::ReadArray => CMD_READ_ARRAY_QEMU,
                 other => other as u8,
             };
             let blk = self

@@ -1,6 +1,7 @@
 //! The write state machine, command by command (spec §7.1–§7.5).
 
 use super::*;
+use crate::command_set::intel::{BLOCK_ERASE_ALT, SR_PROGRAM_ERROR};
 use crate::v5::cfi01::commands::*;
 
 /// Puts a device into an arbitrary state (what a migration stream can deliver).
@@ -318,11 +319,11 @@ fn count_cycle_opens_the_window_at_the_count_address() {
 #[test]
 fn erase_alternative_command_28_is_treated_like_20() {
     let mut d = virt();
-    force(&mut d, 1, CMD_BLOCK_ERASE_ALT);
+    force(&mut d, 1, BLOCK_ERASE_ALT);
     wr(&mut d, 0, 4, 0xD0);
     assert_eq!((d.wcycle, d.cmd, d.status), (0, 0x28, 0x80));
     assert_eq!(rd(&mut d, 0, 4), 0x0080_0080, "0x28 reads status");
-    force(&mut d, 1, CMD_BLOCK_ERASE_ALT);
+    force(&mut d, 1, BLOCK_ERASE_ALT);
     wr(&mut d, 0, 4, 0x33);
     assert_eq!((d.wcycle, d.cmd, d.romd), (0, 0, true));
 }
