@@ -3,7 +3,11 @@
 //! sectors and command addresses.
 
 use crate::definitions::versions::DeviceConfig;
+use devices::command_set::amd;
 use devices::props::parse_int;
+
+/// The address bits a cfi02 command write is decoded with.
+const ADDR_MASK: u64 = amd::COMMAND_ADDR_MASK as u64;
 
 /// The command set a device type speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,9 +118,9 @@ impl Layout {
             window: d.window,
             chip,
             sectors,
-            unlock0: (prop(d, "unlock-addr0") & 0x7FF) << shift,
-            unlock1: (prop(d, "unlock-addr1") & 0x7FF) << shift,
-            cfi_entry: 0x55 << shift,
+            unlock0: (prop(d, "unlock-addr0") & ADDR_MASK) << shift,
+            unlock1: (prop(d, "unlock-addr1") & ADDR_MASK) << shift,
+            cfi_entry: u64::from(amd::CFI_QUERY_ADDR) << shift,
             index_shift: shift,
             buffer,
         })
