@@ -86,7 +86,7 @@ fn check(trace_path: &Path, v6: bool) -> Result<bool, String> {
     if v6
         && ops
             .iter()
-            .any(|o| matches!(o, harness::generation::ops::Op::Migrate { .. }))
+            .any(|o| matches!(o, harness::generation::ops::TrialOp::Migrate { .. }))
     {
         // v6 migrates losslessly where QEMU 7.2.22 loses state.
         return Ok(false);

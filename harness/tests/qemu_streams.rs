@@ -15,7 +15,6 @@ use harness::definitions::emulators::locate;
 use harness::definitions::project::{default_root, Project};
 use harness::definitions::versions::Version;
 use harness::generation::generator::TrialOp;
-use harness::generation::ops::Op;
 use harness::qemu::Launch;
 use harness::running::qemu_machine::Images;
 use harness::running::qemu_machine::QemuMachine;
@@ -69,7 +68,7 @@ fn sequence(p: &Project, scenario: &str, dev: usize, seed: u64) -> (Vec<TrialOp>
     };
     let at = ops
         .iter()
-        .position(|o| matches!(o, TrialOp::Migrate))
+        .position(|o| matches!(o, TrialOp::Migrate { .. }))
         .expect("a migration point");
     let one = |o: &TrialOp| match o.clone() {
         TrialOp::Write {
@@ -91,18 +90,6 @@ fn sequence(p: &Project, scenario: &str, dev: usize, seed: u64) -> (Vec<TrialOp>
         ops[..at].iter().filter(|o| keep(o)).map(one).collect(),
         ops[at + 1..].iter().filter(|o| keep(o)).map(one).collect(),
     )
-}
-
-fn replay_op(o: &TrialOp) -> Op {
-    match o.clone() {
-        TrialOp::Write {
-            addr, width, val, ..
-        } => Op::Write { addr, width, val },
-        TrialOp::Read { addr, width, .. } => Op::Read { addr, width },
-        TrialOp::Step { ns } => Op::Step { ns },
-        TrialOp::Reset => Op::Reset,
-        TrialOp::Migrate => Op::Migrate { to: None },
-    }
 }
 
 /// Reads of `ops` on a running QEMU, in op order.
@@ -167,7 +154,7 @@ fn qemu_streams_load_into_the_models_and_continue_as_qemu_does() {
             dst.load(&path)
                 .unwrap_or_else(|e| panic!("{what}: QEMU refused its own stream: {e:?}"));
             let loaded = qemu_reads(&mut dst, &suffix);
-            let ops: Vec<Op> = suffix.iter().map(replay_op).collect();
+            let ops: Vec<TrialOp> = suffix.to_vec();
             for model in ["v5", "v6"] {
                 let v = version(&p, board, model);
                 let (mi, spec) = device_of(&v, &id);
@@ -223,8 +210,8 @@ fn model_streams_load_into_qemu_which_continues_as_v5_does() {
                 let v = version(&p, board, model);
                 let (mi, spec) = device_of(&v, &id);
                 let dir = tempfile::tempdir().unwrap();
-                let mut ops: Vec<Op> = prefix.iter().map(replay_op).collect();
-                ops.push(Op::Migrate { to: None });
+                let mut ops: Vec<TrialOp> = prefix.to_vec();
+                ops.push(TrialOp::Migrate { to: None });
                 let size = v.devices[mi].image_size;
                 replay_with(
                     &spec,
@@ -259,7 +246,7 @@ fn model_streams_load_into_qemu_which_continues_as_v5_does() {
                 let out = replay_with(
                     &v5_spec,
                     BlockBackend::memory(size, 0x00, true),
-                    &suffix.iter().map(replay_op).collect::<Vec<_>>(),
+                    &suffix.to_vec(),
                     &StreamOptions {
                         incoming: Some(stream),
                         instance,

@@ -9,55 +9,9 @@ use devices::v5::cfi01::commands::CMD_READ_ARRAY_QEMU;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// One step of a trial: an access to one of the scenario's devices, or a
-/// machine-wide event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "kebab-case")]
-pub enum TrialOp {
-    Write {
-        dev: usize,
-        addr: u64,
-        width: u32,
-        val: u64,
-    },
-    Read {
-        dev: usize,
-        addr: u64,
-        width: u32,
-    },
-    /// Virtual time passes for every device (`None`: to the next deadline).
-    Step {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        ns: Option<u64>,
-    },
-    /// Machine reset (every device).
-    Reset,
-    /// Migrate to the next version of the chain.
-    Migrate,
-}
-
-impl std::fmt::Display for TrialOp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TrialOp::Write {
-                dev,
-                addr,
-                width,
-                val,
-            } => {
-                write!(f, "dev{dev} write {addr:#x} w{width} {val:#x}")
-            }
-            TrialOp::Read { dev, addr, width } => write!(f, "dev{dev} read {addr:#x} w{width}"),
-            TrialOp::Step { ns: Some(ns) } => write!(f, "step {ns} ns"),
-            TrialOp::Step { ns: None } => f.write_str("step (next deadline)"),
-            TrialOp::Reset => f.write_str("reset"),
-            TrialOp::Migrate => f.write_str("migrate"),
-        }
-    }
-}
+pub use crate::generation::ops::TrialOp;
 
 /// A generated sequence: ops with `Migrate` markers already placed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +25,7 @@ impl Sequence {
         self.ops
             .iter()
             .enumerate()
-            .filter(|(_, o)| matches!(o, TrialOp::Migrate))
+            .filter(|(_, o)| matches!(o, TrialOp::Migrate { .. }))
             .map(|(i, _)| i)
             .collect()
     }
@@ -751,7 +705,7 @@ fn place_migrations(g: &mut Gen<'_>, scenario: &Scenario, hops: usize) -> Sequen
     let mut ops = Vec::with_capacity(g.ops.len() + chosen.len());
     for (i, op) in g.ops.iter().enumerate() {
         if chosen.contains(&i) {
-            ops.push(TrialOp::Migrate);
+            ops.push(TrialOp::Migrate { to: None });
         }
         ops.push(op.clone());
     }

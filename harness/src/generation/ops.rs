@@ -1,45 +1,62 @@
-//! Op lists: the JSON format shared with QEMU's qtest-driven tools
-//! (DESIGN.md "Entry points"), parsed with errors that name the op.
+//! The one op type: a step of a trial (an access to one of the scenario's
+//! devices, or a machine-wide event), and op lists, the JSON format shared
+//! with QEMU's qtest-driven tools (DESIGN.md "Entry points"; an op list
+//! drives one device, index 0), parsed with errors that name the op.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::fmt;
 
 /// Access widths a guest access may have (8 is split as QEMU's memory core does).
 pub const WIDTHS: [u32; 4] = [1, 2, 4, 8];
 
-/// One operation of an op list.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Op {
+/// One step of a trial: an access to one of the scenario's devices, or a
+/// machine-wide event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum TrialOp {
     Write {
+        dev: usize,
         addr: u64,
         width: u32,
         val: u64,
     },
     Read {
+        dev: usize,
         addr: u64,
         width: u32,
     },
-    /// Advance the virtual clock by `ns`, or to the next pending deadline.
+    /// Virtual time passes for every device (`None`: to the next deadline).
     Step {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         ns: Option<u64>,
     },
+    /// Machine reset (every device).
     Reset,
-    /// Save and load into a fresh device (of type `to`, if given).
+    /// Migrate: in a trial to the next version of the chain; in an op list
+    /// to a fresh device (of type `to`, if given).
     Migrate {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
     },
 }
 
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std::fmt::Display for TrialOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Op::Write { addr, width, val } => write!(f, "write {addr:#x} w{width} {val:#x}"),
-            Op::Read { addr, width } => write!(f, "read {addr:#x} w{width}"),
-            Op::Step { ns: Some(ns) } => write!(f, "step {ns} ns"),
-            Op::Step { ns: None } => f.write_str("step (next deadline)"),
-            Op::Reset => f.write_str("reset"),
-            Op::Migrate { to: None } => f.write_str("migrate"),
-            Op::Migrate { to: Some(t) } => write!(f, "migrate to {t}"),
+            TrialOp::Write {
+                dev,
+                addr,
+                width,
+                val,
+            } => {
+                write!(f, "dev{dev} write {addr:#x} w{width} {val:#x}")
+            }
+            TrialOp::Read { dev, addr, width } => write!(f, "dev{dev} read {addr:#x} w{width}"),
+            TrialOp::Step { ns: Some(ns) } => write!(f, "step {ns} ns"),
+            TrialOp::Step { ns: None } => f.write_str("step (next deadline)"),
+            TrialOp::Reset => f.write_str("reset"),
+            TrialOp::Migrate { to: None } => f.write_str("migrate"),
+            TrialOp::Migrate { to: Some(t) } => write!(f, "migrate to {t}"),
         }
     }
 }
@@ -81,7 +98,7 @@ pub fn parse_number(v: &Value) -> Option<u64> {
 
 /// Parses the op list in `text`; `source_name` names it in errors.
 /// `window` is the device window size: every access must lie inside it.
-pub fn parse_ops(text: &str, source_name: &str, window: u64) -> Result<Vec<Op>, OpsError> {
+pub fn parse_ops(text: &str, source_name: &str, window: u64) -> Result<Vec<TrialOp>, OpsError> {
     let value: Value = serde_json::from_str(text).map_err(|e| OpsError::Json {
         source_name: source_name.to_string(),
         line: e.line(),
@@ -131,7 +148,7 @@ fn access(obj: &serde_json::Map<String, Value>, window: u64) -> Result<(u64, u32
     Ok((addr, width as u32))
 }
 
-fn parse_op(item: &Value, window: u64) -> Result<Op, String> {
+fn parse_op(item: &Value, window: u64) -> Result<TrialOp, String> {
     let Value::Object(obj) = item else {
         return Err(format!(
             "expected an object like {{\"op\":\"read\",...}}, got {item}"
@@ -147,7 +164,8 @@ fn parse_op(item: &Value, window: u64) -> Result<Op, String> {
             let (addr, width) = access(obj, window)?;
             let val = number(obj, "val")?;
             // The memory core truncates the value to the access width.
-            Ok(Op::Write {
+            Ok(TrialOp::Write {
+                dev: 0,
                 addr,
                 width,
                 val: val & devices::device::mask(width),
@@ -155,18 +173,22 @@ fn parse_op(item: &Value, window: u64) -> Result<Op, String> {
         }
         "read" => {
             let (addr, width) = access(obj, window)?;
-            Ok(Op::Read { addr, width })
+            Ok(TrialOp::Read {
+                dev: 0,
+                addr,
+                width,
+            })
         }
         "step" => match obj.get("ns") {
-            None | Some(Value::Null) => Ok(Op::Step { ns: None }),
-            Some(_) => Ok(Op::Step {
+            None | Some(Value::Null) => Ok(TrialOp::Step { ns: None }),
+            Some(_) => Ok(TrialOp::Step {
                 ns: Some(number(obj, "ns")?),
             }),
         },
-        "reset" => Ok(Op::Reset),
+        "reset" => Ok(TrialOp::Reset),
         "migrate" => match obj.get("to") {
-            None | Some(Value::Null) => Ok(Op::Migrate { to: None }),
-            Some(Value::String(t)) => Ok(Op::Migrate {
+            None | Some(Value::Null) => Ok(TrialOp::Migrate { to: None }),
+            Some(Value::String(t)) => Ok(TrialOp::Migrate {
                 to: Some(t.clone()),
             }),
             Some(other) => Err(format!("'to' must be a device type name, got {other}")),
@@ -177,19 +199,22 @@ fn parse_op(item: &Value, window: u64) -> Result<Op, String> {
     }
 }
 
-/// The JSON form of an op (inverse of parsing; numbers as integers).
-pub fn op_to_json(op: &Op) -> Value {
+/// The op-list JSON form of an op (inverse of parsing; numbers as
+/// integers; an op list drives one device, so no device index).
+pub fn op_to_json(op: &TrialOp) -> Value {
     use serde_json::json;
     match op {
-        Op::Write { addr, width, val } => {
+        TrialOp::Write {
+            addr, width, val, ..
+        } => {
             json!({"op": "write", "addr": addr, "width": width, "val": val})
         }
-        Op::Read { addr, width } => json!({"op": "read", "addr": addr, "width": width}),
-        Op::Step { ns: Some(ns) } => json!({"op": "step", "ns": ns}),
-        Op::Step { ns: None } => json!({"op": "step"}),
-        Op::Reset => json!({"op": "reset"}),
-        Op::Migrate { to: None } => json!({"op": "migrate"}),
-        Op::Migrate { to: Some(t) } => json!({"op": "migrate", "to": t}),
+        TrialOp::Read { addr, width, .. } => json!({"op": "read", "addr": addr, "width": width}),
+        TrialOp::Step { ns: Some(ns) } => json!({"op": "step", "ns": ns}),
+        TrialOp::Step { ns: None } => json!({"op": "step"}),
+        TrialOp::Reset => json!({"op": "reset"}),
+        TrialOp::Migrate { to: None } => json!({"op": "migrate"}),
+        TrialOp::Migrate { to: Some(t) } => json!({"op": "migrate", "to": t}),
     }
 }
 
@@ -210,17 +235,22 @@ mod tests {
         assert_eq!(
             ops,
             vec![
-                Op::Write {
+                TrialOp::Write {
+                    dev: 0,
                     addr: 0x10,
                     width: 2,
                     val: 0xFFFF
                 },
-                Op::Read { addr: 16, width: 4 },
-                Op::Step { ns: Some(50000) },
-                Op::Step { ns: None },
-                Op::Reset,
-                Op::Migrate { to: None },
-                Op::Migrate {
+                TrialOp::Read {
+                    dev: 0,
+                    addr: 16,
+                    width: 4
+                },
+                TrialOp::Step { ns: Some(50000) },
+                TrialOp::Step { ns: None },
+                TrialOp::Reset,
+                TrialOp::Migrate { to: None },
+                TrialOp::Migrate {
                     to: Some("cfi.pflash01".into())
                 },
             ]

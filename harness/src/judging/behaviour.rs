@@ -25,7 +25,7 @@ fn wire_difference(ops: &[TrialOp], a: &Run, b: &Run, before: Option<usize>) -> 
     let markers: Vec<usize> = ops
         .iter()
         .enumerate()
-        .filter(|(_, o)| matches!(o, TrialOp::Migrate))
+        .filter(|(_, o)| matches!(o, TrialOp::Migrate { .. }))
         .map(|(i, _)| i)
         .collect();
     for (k, (x, y)) in a.wire.iter().zip(&b.wire).enumerate() {

@@ -153,7 +153,7 @@ properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, wi
             addr: 0,
             width: 4,
         },
-        TrialOp::Migrate,
+        TrialOp::Migrate { to: None },
         TrialOp::Read {
             dev: 0,
             addr: 4,

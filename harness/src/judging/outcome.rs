@@ -266,7 +266,7 @@ mod tests {
             addr: 0,
             width: 4,
         },
-        TrialOp::Migrate,
+        TrialOp::Migrate { to: None },
         TrialOp::Read {
             dev: 0,
             addr: 0,

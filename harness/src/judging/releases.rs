@@ -216,7 +216,7 @@ pub fn add_migration_observations(
             let migrate = t
                 .ops
                 .iter()
-                .position(|o| matches!(o, crate::generation::generator::TrialOp::Migrate))
+                .position(|o| matches!(o, crate::generation::generator::TrialOp::Migrate { .. }))
                 .unwrap_or(0);
             out.push((
                 key,

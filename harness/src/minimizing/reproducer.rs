@@ -65,7 +65,7 @@ impl Reproducer {
         if r.chain.len()
             != r.ops
                 .iter()
-                .filter(|o| matches!(o, TrialOp::Migrate))
+                .filter(|o| matches!(o, TrialOp::Migrate { .. }))
                 .count()
                 + 1
         {
@@ -126,14 +126,14 @@ mod tests {
                     width: 4,
                     val: 0x0040_0040,
                 },
-                TrialOp::Migrate,
+                TrialOp::Migrate { to: None },
                 TrialOp::Step { ns: None },
                 TrialOp::Read {
                     dev: 0,
                     addr: 0x100,
                     width: 4,
                 },
-                TrialOp::Migrate,
+                TrialOp::Migrate { to: None },
                 TrialOp::Step { ns: Some(50_000) },
                 TrialOp::Reset,
             ],

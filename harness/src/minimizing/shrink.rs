@@ -22,7 +22,7 @@ pub fn shrink(ops: &[TrialOp], fails: &dyn Fn(&[TrialOp]) -> bool, budget: usize
                 .chain(
                     cur[start..end]
                         .iter()
-                        .filter(|o| matches!(o, TrialOp::Migrate)),
+                        .filter(|o| matches!(o, TrialOp::Migrate { .. })),
                 )
                 .chain(cur[end..].iter())
                 .cloned()
@@ -62,13 +62,13 @@ mod tests {
     #[test]
     fn keeps_the_culprits_and_the_migrations() {
         let mut ops: Vec<TrialOp> = (0..40).map(w).collect();
-        ops.insert(20, TrialOp::Migrate);
+        ops.insert(20, TrialOp::Migrate { to: None });
         // Fails while ops 7 and 33 are both present (and the migration).
         let fails = |o: &[TrialOp]| {
-            o.contains(&w(7)) && o.contains(&w(33)) && o.contains(&TrialOp::Migrate)
+            o.contains(&w(7)) && o.contains(&w(33)) && o.contains(&TrialOp::Migrate { to: None })
         };
         let out = shrink(&ops, &fails, 10_000);
-        assert_eq!(out, vec![w(7), TrialOp::Migrate, w(33)]);
+        assert_eq!(out, vec![w(7), TrialOp::Migrate { to: None }, w(33)]);
     }
 
     fn cmd(addr: u64, val: u64) -> TrialOp {
@@ -102,14 +102,16 @@ mod tests {
                 _ => cmd(i * 4, 0xFF),
             });
             if [30, 31, 90].contains(&i) {
-                ops.push(TrialOp::Migrate);
+                ops.push(TrialOp::Migrate { to: None });
             }
         }
         ops
     }
 
     fn markers(ops: &[TrialOp]) -> usize {
-        ops.iter().filter(|o| matches!(o, TrialOp::Migrate)).count()
+        ops.iter()
+            .filter(|o| matches!(o, TrialOp::Migrate { .. }))
+            .count()
     }
 
     /// Contains a write of 0xE8 followed, later, by a read.
@@ -128,7 +130,7 @@ mod tests {
     /// Removing any single op other than a migration marker makes `fails` false.
     fn assert_one_minimal(out: &[TrialOp], fails: &dyn Fn(&[TrialOp]) -> bool) {
         for (i, op) in out.iter().enumerate() {
-            if matches!(op, TrialOp::Migrate) {
+            if matches!(op, TrialOp::Migrate { .. }) {
                 continue;
             }
             let mut fewer = out.to_vec();

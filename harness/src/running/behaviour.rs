@@ -32,7 +32,7 @@ pub fn run_on(v: &Arc<Version>, targets: &[String], ops: &[TrialOp]) -> Result<R
     let mut reads = Vec::new();
     let mut wire = Vec::new();
     for (i, op) in ops.iter().enumerate() {
-        if matches!(op, TrialOp::Migrate) {
+        if matches!(op, TrialOp::Migrate { .. }) {
             if v.is_real() {
                 let saved = m.save(&scratch).map_err(err)?;
                 wire.push(flash_sections(v, &saved.stream)?);

@@ -5,11 +5,12 @@
 
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
+use crate::running::execute::apply_op;
 use crate::running::machine::{Drives, Link, Refusal, RunError, Saved, Scratch, VersionMachine};
 use crate::running::observation::End;
 use devices::migration::stream::PageEncoding;
 use devices::migration::{Capability, Machine, MachineBuilder};
-use devices::{bus_read, bus_write, BlockBackend, DeviceState, FlashDevice, Storage};
+use devices::{BlockBackend, DeviceState, FlashDevice, Storage};
 use std::sync::Arc;
 
 /// A running machine.
@@ -177,47 +178,9 @@ impl Board {
         self.machine.devices[self.targets[dev]].as_ref()
     }
 
-    /// Applies one op (not `Migrate`); returns the value of a read.
+    /// Applies one op (a `Migrate` marker does nothing); returns the value of a read.
     pub fn apply(&mut self, op: &TrialOp) -> Option<u64> {
-        let devices = &mut self.machine.devices;
-        match op {
-            TrialOp::Write {
-                dev,
-                addr,
-                width,
-                val,
-            } => {
-                bus_write(devices[self.targets[*dev]].as_mut(), *addr, *width, *val);
-                None
-            }
-            TrialOp::Read { dev, addr, width } => Some(bus_read(
-                devices[self.targets[*dev]].as_mut(),
-                *addr,
-                *width,
-            )),
-            TrialOp::Step { ns } => {
-                let by = match ns {
-                    Some(ns) => *ns,
-                    // qtest's bare clock_step: to the earliest deadline of any device.
-                    None => devices
-                        .iter()
-                        .filter_map(|d| d.next_deadline().map(|t| t.saturating_sub(d.now())))
-                        .min()
-                        .unwrap_or(0),
-                };
-                for d in devices.iter_mut() {
-                    d.advance(by);
-                }
-                None
-            }
-            TrialOp::Reset => {
-                for d in devices.iter_mut() {
-                    d.reset();
-                }
-                None
-            }
-            TrialOp::Migrate => None,
-        }
+        apply_op(&mut self.machine.devices, &self.targets, op)
     }
 
     /// An independent copy (copy-on-write: costs per touched page).

@@ -3,6 +3,7 @@
 
 pub mod behaviour;
 pub mod board;
+pub mod execute;
 pub mod launch;
 pub mod machine;
 pub mod matrix;

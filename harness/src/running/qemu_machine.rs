@@ -203,7 +203,7 @@ impl QemuMachine {
             }
             TrialOp::Step { ns } => self.process.qtest.step(*ns).map(|_| None),
             TrialOp::Reset => self.reset().map(|_| None),
-            TrialOp::Migrate => Ok(None),
+            TrialOp::Migrate { .. } => Ok(None),
         };
         r.map_err(|e| self.process.explain(e))
     }

@@ -1,12 +1,13 @@
 //! `norcompat replay`: run an op list on one device and produce the trace in
 //! the format QEMU's qtest-driven tools write, so the two compare directly.
 
-use crate::generation::ops::{op_to_json, Op};
+use crate::generation::ops::{op_to_json, TrialOp};
+use crate::running::execute::apply_op;
 use devices::catalogue::compat;
 use devices::migration::foreign;
 use devices::migration::stream::{save_stream, save_stream_encoded, PageEncoding};
 use devices::migration::{Machine, MachineBuilder};
-use devices::{bus_read, bus_write, BlockBackend, DeviceError, DeviceSpec, FlashDevice};
+use devices::{BlockBackend, DeviceError, DeviceSpec, FlashDevice};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -298,7 +299,7 @@ pub fn load_incoming(
 pub fn replay(
     spec: &DeviceSpec,
     backend: BlockBackend,
-    ops: &[Op],
+    ops: &[TrialOp],
 ) -> Result<ReplayOutput, ReplayError> {
     replay_with(spec, backend, ops, &StreamOptions::default())
 }
@@ -324,7 +325,7 @@ impl From<String> for ReplayError {
 pub fn replay_with(
     spec: &DeviceSpec,
     backend: BlockBackend,
-    ops: &[Op],
+    ops: &[TrialOp],
     streams: &StreamOptions,
 ) -> Result<ReplayOutput, ReplayError> {
     let mut incoming = None;
@@ -354,22 +355,19 @@ pub fn replay_with(
         let mut entry = op_to_json(op);
         entry["i"] = json!(i);
         match op {
-            Op::Write { addr, width, val } => bus_write(dev.as_mut(), *addr, *width, *val),
-            Op::Read { addr, width } => {
-                let v = bus_read(dev.as_mut(), *addr, *width);
+            TrialOp::Read { width, .. } => {
+                let v = apply_op(std::slice::from_mut(&mut dev), &[0], op).unwrap_or(0);
                 entry["val"] = json!(v);
                 entry["hex"] = json!(format!("0x{v:0w$x}", w = 2 * *width as usize));
             }
-            Op::Step { ns } => {
-                let by = match ns {
-                    Some(ns) => *ns,
-                    None => dev.next_deadline().map_or(0, |d| d - dev.now()),
-                };
-                dev.advance(by);
+            TrialOp::Step { .. } => {
+                apply_op(std::slice::from_mut(&mut dev), &[0], op);
                 entry["clock"] = json!(dev.now());
             }
-            Op::Reset => dev.reset(),
-            Op::Migrate { to } => {
+            TrialOp::Write { .. } | TrialOp::Reset => {
+                apply_op(std::slice::from_mut(&mut dev), &[0], op);
+            }
+            TrialOp::Migrate { to } => {
                 let mt = machine_type
                     .clone()
                     .unwrap_or_else(|| compat::machine_type_of(&current).to_string());
@@ -423,7 +421,7 @@ mod tests {
     const CFI01: &str = "cfi.pflash01,name=f0,num-blocks=4,sector-length=0x40000,width=4,\
                          device-width=2,id0=0x89,id1=0x18";
 
-    fn run(spec: &str, ops: &[Op]) -> ReplayOutput {
+    fn run(spec: &str, ops: &[TrialOp]) -> ReplayOutput {
         let spec = DeviceSpec::parse(spec).unwrap();
         let len = devices::image_size(&spec).unwrap();
         replay(&spec, BlockBackend::memory(len, 0xFF, true), ops).unwrap()
@@ -432,17 +430,20 @@ mod tests {
     #[test]
     fn migrate_goes_through_the_stream_and_loses_romd_as_qemu_does() {
         let ops = [
-            Op::Write {
+            TrialOp::Write {
+                dev: 0,
                 addr: 0x154,
                 width: 4,
                 val: 0x98,
             },
-            Op::Read {
+            TrialOp::Read {
+                dev: 0,
                 addr: 0x40,
                 width: 4,
             },
-            Op::Migrate { to: None },
-            Op::Read {
+            TrialOp::Migrate { to: None },
+            TrialOp::Read {
+                dev: 0,
                 addr: 0x40,
                 width: 4,
             },
@@ -455,15 +456,20 @@ mod tests {
     #[test]
     fn a_refused_migration_is_recorded_and_the_source_continues() {
         let ops = [
-            Op::Write {
+            TrialOp::Write {
+                dev: 0,
                 addr: 0,
                 width: 4,
                 val: 0x90,
             },
-            Op::Migrate {
+            TrialOp::Migrate {
                 to: Some("cfi.pflash02".into()),
             },
-            Op::Read { addr: 0, width: 4 },
+            TrialOp::Read {
+                dev: 0,
+                addr: 0,
+                width: 4,
+            },
         ];
         // Legacy mode: the properties suit a cfi.pflash02 destination too.
         let legacy = "cfi.pflash01,name=f0,num-blocks=4,sector-length=0x40000,width=4,id0=0x89";
@@ -481,12 +487,17 @@ mod tests {
 
     #[test]
     fn migrate_to_another_release_follows_the_machine_types() {
-        let read = |addr| Op::Read { addr, width: 4 };
-        let to = |t: &str| Op::Migrate {
+        let read = |addr| TrialOp::Read {
+            dev: 0,
+            addr,
+            width: 4,
+        };
+        let to = |t: &str| TrialOp::Migrate {
             to: Some(t.to_string()),
         };
         let ops = [
-            Op::Write {
+            TrialOp::Write {
+                dev: 0,
                 addr: 0x154,
                 width: 4,
                 val: 0x98,

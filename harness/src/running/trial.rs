@@ -61,7 +61,7 @@ pub fn run_reference(
     for (i, op) in ops.iter().enumerate() {
         let before = (record == Record::Steps).then(|| state_before(m.as_ref(), targets, op));
         let mut got = None;
-        if matches!(op, TrialOp::Migrate) {
+        if matches!(op, TrialOp::Migrate { .. }) {
             points.push(m.save(&scratch)?);
         } else if let Some(v) = m.apply(op)? {
             reads.push((i, v));
@@ -147,7 +147,7 @@ fn run_trial_inner(
     let scratch = Scratch::default();
     let start = ops
         .iter()
-        .position(|o| matches!(o, TrialOp::Migrate))
+        .position(|o| matches!(o, TrialOp::Migrate { .. }))
         .unwrap_or(ops.len());
     let mut reads: Vec<(usize, u64)> = reference
         .reads
@@ -173,7 +173,7 @@ fn run_trial_inner(
         .map(|s| s.iter().filter(|s| s.index < start).cloned().collect())
         .unwrap_or_default();
     for (i, op) in ops.iter().enumerate().skip(start) {
-        if !matches!(op, TrialOp::Migrate) {
+        if !matches!(op, TrialOp::Migrate { .. }) {
             if let Some(m) = current.as_mut() {
                 let before = recorded.map(|_| state_before(m.as_ref(), targets, op));
                 let got = m.apply(op)?;
@@ -332,7 +332,7 @@ mod tests {
             w(0x100, 0x0040_0040),
             w(0x100, 0x1234_5678),
             r(0x100),
-            TrialOp::Migrate,
+            TrialOp::Migrate { to: None },
             r(0x100),
             w(0, 0x00ff_00ff),
             r(0x100),
