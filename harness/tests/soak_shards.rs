@@ -119,6 +119,8 @@ fn a_torn_last_line_is_ignored_and_other_damage_is_reported() {
     let v: Vec<reports::results::TrialRecord> = harness::soak::jsonl::read_jsonl(&p).unwrap();
     assert_eq!(v.len(), 1);
     std::fs::write(&p, "{\"scen\n{}\n").unwrap();
-    let e = harness::soak::jsonl::read_jsonl::<reports::results::TrialRecord>(&p).unwrap_err();
+    let e = harness::soak::jsonl::read_jsonl::<reports::results::TrialRecord>(&p)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("trials.jsonl:1:"), "{e}");
 }

@@ -28,6 +28,40 @@ pub struct Reproducer {
     pub ops: Vec<TrialOp>,
 }
 
+/// Why a reproducer file cannot be replayed; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReproducerError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: format '{found}' (expected '{FORMAT}')", path.display())]
+    Format { path: PathBuf, found: String },
+    #[error("{}: a chain of {versions} versions needs {} migrate ops", path.display(), versions.saturating_sub(1))]
+    Chain { path: PathBuf, versions: usize },
+    #[error("{}: op {op}: device index {dev}, but `devices` lists {} ({})", path.display(), devices.len(), devices.join(", "))]
+    Device {
+        path: PathBuf,
+        op: usize,
+        dev: usize,
+        devices: Vec<String>,
+    },
+    #[error("{}: op {op}: width {width} (expected 1, 2, 4 or 8)", path.display())]
+    Width {
+        path: PathBuf,
+        op: usize,
+        width: u32,
+    },
+}
+
 impl Reproducer {
     /// File name under `scenarios/regressions/`.
     pub fn file_name(&self) -> String {
@@ -51,50 +85,53 @@ impl Reproducer {
     }
 
     /// Loads a reproducer, with errors naming the file, line and column.
-    pub fn load(path: &Path) -> Result<Reproducer, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let r: Reproducer = serde_json::from_str(&text)
-            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+    pub fn load(path: &Path) -> Result<Reproducer, ReproducerError> {
+        let at = || path.to_path_buf();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ReproducerError::Io { path: at(), source })?;
+        let r: Reproducer = serde_json::from_str(&text).map_err(|e| ReproducerError::Json {
+            path: at(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
         if r.format != FORMAT {
-            return Err(format!(
-                "{}: format '{}' (expected '{FORMAT}')",
-                path.display(),
-                r.format
-            ));
+            return Err(ReproducerError::Format {
+                path: at(),
+                found: r.format,
+            });
         }
-        if r.chain.len()
-            != r.ops
-                .iter()
-                .filter(|o| matches!(o, TrialOp::Migrate { .. }))
-                .count()
-                + 1
-        {
-            return Err(format!(
-                "{}: a chain of {} versions needs {} migrate ops",
-                path.display(),
-                r.chain.len(),
-                r.chain.len().saturating_sub(1)
-            ));
+        let migrations = r
+            .ops
+            .iter()
+            .filter(|o| matches!(o, TrialOp::Migrate { .. }))
+            .count();
+        if r.chain.len() != migrations + 1 {
+            return Err(ReproducerError::Chain {
+                path: at(),
+                versions: r.chain.len(),
+            });
         }
         // Checked here, not when the ops run: a hand-edited index would
         // otherwise stop the replay with a panic.
-        for (i, op) in r.ops.iter().enumerate() {
-            let (TrialOp::Write { dev, width, .. } | TrialOp::Read { dev, width, .. }) = op else {
+        for (op, o) in r.ops.iter().enumerate() {
+            let (TrialOp::Write { dev, width, .. } | TrialOp::Read { dev, width, .. }) = o else {
                 continue;
             };
             if *dev >= r.devices.len() {
-                return Err(format!(
-                    "{}: op {i}: device index {dev}, but `devices` lists {} ({})",
-                    path.display(),
-                    r.devices.len(),
-                    r.devices.join(", ")
-                ));
+                return Err(ReproducerError::Device {
+                    path: at(),
+                    op,
+                    dev: *dev,
+                    devices: r.devices.clone(),
+                });
             }
             if !WIDTHS.contains(width) {
-                return Err(format!(
-                    "{}: op {i}: width {width} (expected 1, 2, 4 or 8)",
-                    path.display()
-                ));
+                return Err(ReproducerError::Width {
+                    path: at(),
+                    op,
+                    width: *width,
+                });
             }
         }
         Ok(r)
@@ -187,7 +224,7 @@ mod tests {
         let path = write_edited(dir.path(), "old.json", |m| {
             m.insert("format".into(), "norcompat-reproducer/0".into());
         });
-        let e = Reproducer::load(&path).unwrap_err();
+        let e = Reproducer::load(&path).unwrap_err().to_string();
         assert!(e.starts_with(&path.display().to_string()), "{e}");
         assert!(e.contains("'norcompat-reproducer/0'"), "{e}");
         assert!(e.contains(FORMAT), "{e}");
@@ -200,14 +237,14 @@ mod tests {
             let path = write_edited(dir.path(), &format!("no-{field}.json"), |m| {
                 m.remove(field);
             });
-            let e = Reproducer::load(&path).unwrap_err();
+            let e = Reproducer::load(&path).unwrap_err().to_string();
             assert!(e.starts_with(&path.display().to_string()), "{e}");
             assert!(e.contains(&format!("missing field `{field}`")), "{e}");
         }
         let path = write_edited(dir.path(), "extra.json", |m| {
             m.insert("seeds".into(), 3.into());
         });
-        let e = Reproducer::load(&path).unwrap_err();
+        let e = Reproducer::load(&path).unwrap_err().to_string();
         assert!(e.starts_with(&path.display().to_string()), "{e}");
         assert!(e.contains("unknown field `seeds`"), "{e}");
     }
@@ -218,7 +255,7 @@ mod tests {
         let path = write_edited(dir.path(), "short.json", |m| {
             m.insert("chain".into(), serde_json::json!(["v5", "v6"]));
         });
-        let e = Reproducer::load(&path).unwrap_err();
+        let e = Reproducer::load(&path).unwrap_err().to_string();
         assert!(e.starts_with(&path.display().to_string()), "{e}");
         assert!(
             e.contains("a chain of 2 versions needs 1 migrate ops"),
@@ -232,13 +269,13 @@ mod tests {
         let path = write_edited(dir.path(), "dev.json", |m| {
             m["ops"][3]["dev"] = 1.into();
         });
-        let e = Reproducer::load(&path).unwrap_err();
+        let e = Reproducer::load(&path).unwrap_err().to_string();
         assert!(e.starts_with(&path.display().to_string()), "{e}");
         assert!(e.contains("op 3: device index 1"), "{e}");
         let path = write_edited(dir.path(), "width.json", |m| {
             m["ops"][0]["width"] = 3.into();
         });
-        let e = Reproducer::load(&path).unwrap_err();
+        let e = Reproducer::load(&path).unwrap_err().to_string();
         assert!(e.starts_with(&path.display().to_string()), "{e}");
         assert!(e.contains("op 0: width 3"), "{e}");
     }
@@ -247,7 +284,7 @@ mod tests {
     fn a_missing_file_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("absent.json");
-        let e = Reproducer::load(&path).unwrap_err();
+        let e = Reproducer::load(&path).unwrap_err().to_string();
         assert!(e.starts_with(&path.display().to_string()), "{e}");
     }
 

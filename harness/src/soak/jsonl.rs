@@ -4,7 +4,26 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why shard files cannot be read; each names the file (and line).
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("no trials*.jsonl found in {dirs}")]
+    NoShards { dirs: String },
+}
 
 pub fn append_line(file: &mut File, value: &impl serde::Serialize) -> std::io::Result<()> {
     // One write per complete line: a kill leaves at most a missing line,
@@ -15,15 +34,21 @@ pub fn append_line(file: &mut File, value: &impl serde::Serialize) -> std::io::R
 }
 
 /// Reads a JSON-lines file, ignoring a torn last line (a killed writer).
-pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, ShardError> {
     let f = OpenOptions::new()
         .read(true)
         .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|source| ShardError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let lines: Vec<String> = BufReader::new(f)
         .lines()
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|source| ShardError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let mut out = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
@@ -38,7 +63,14 @@ pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>,
                     i + 1
                 )
             }
-            Err(e) => return Err(format!("{}:{}:{}: {e}", path.display(), i + 1, e.column())),
+            Err(e) => {
+                return Err(ShardError::Json {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    column: e.column(),
+                    message: e.to_string(),
+                })
+            }
         }
     }
     Ok(out)

@@ -3,13 +3,17 @@
 
 use crate::definitions::project::Project;
 use crate::results::records::{static_checks, CellTally, Listed};
-use crate::soak::jsonl::read_jsonl;
+use crate::soak::jsonl::{read_jsonl, ShardError};
 use reports::results::{FailureDetail, TrialRecord};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// `norcompat merge DIR…`: joins shard results into one results file and report.
-pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports::Results, String> {
+pub fn merge(
+    project: &Project,
+    dirs: &[PathBuf],
+    out: &Path,
+) -> Result<reports::Results, ShardError> {
     let mut tally = CellTally::new(project);
     let mut kept = Listed::default();
     let mut details = Vec::new();
@@ -19,11 +23,8 @@ pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports:
     let mut scenarios = BTreeSet::new();
     for dir in dirs {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?
-            .map(|e| {
-                e.map(|e| e.path())
-                    .map_err(|e| format!("{}: {e}", dir.display()))
-            })
+            .map_err(|source| io(dir, source))?
+            .map(|e| e.map(|e| e.path()).map_err(|source| io(dir, source)))
             .collect::<Result<_, _>>()?;
         files.sort();
         for f in files {
@@ -46,22 +47,26 @@ pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports:
             } else if name.starts_with("soak") && name.ends_with(".json") {
                 // A shard's summary is written once its run ends: a run
                 // killed before has none, but one that exists must read.
-                let text =
-                    std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-                let r: reports::Results = serde_json::from_str(&text)
-                    .map_err(|e| format!("{}:{}:{}: {e}", f.display(), e.line(), e.column()))?;
+                let text = std::fs::read_to_string(&f).map_err(|source| io(&f, source))?;
+                let r: reports::Results =
+                    serde_json::from_str(&text).map_err(|e| ShardError::Json {
+                        path: f.clone(),
+                        line: e.line(),
+                        column: e.column(),
+                        message: e.to_string(),
+                    })?;
                 duration = duration.max(r.run.duration_s);
             }
         }
     }
     if shards.is_empty() {
-        return Err(format!(
-            "no trials*.jsonl found in {}",
-            dirs.iter()
+        return Err(ShardError::NoShards {
+            dirs: dirs
+                .iter()
                 .map(|d| d.display().to_string())
                 .collect::<Vec<_>>()
-                .join(", ")
-        ));
+                .join(", "),
+        });
     }
     // Keep one detail per (scenario, chain, seed).
     let mut dseen = BTreeSet::new();
@@ -83,8 +88,15 @@ pub fn merge(project: &Project, dirs: &[PathBuf], out: &Path) -> Result<reports:
         run,
         static_checks(project),
     );
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(|source| io(out, source))?;
     Ok(results)
+}
+
+fn io(path: &Path, source: std::io::Error) -> ShardError {
+    ShardError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +131,9 @@ mod tests {
 
         let corrupt = format!("{}\nnot json\n{}\n", record(0), record(1));
         std::fs::write(&shard, corrupt).expect("write");
-        let e = merge(&project(), &[dir.path().to_path_buf()], out.path()).unwrap_err();
+        let e = merge(&project(), &[dir.path().to_path_buf()], out.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("trials-0.jsonl:2:"), "{e}");
     }
 
@@ -129,7 +143,9 @@ mod tests {
         let out = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("trials-0.jsonl"), record(0) + "\n").expect("write");
         std::fs::write(dir.path().join("soak-0.json"), "{ truncated").expect("write");
-        let e = merge(&project(), &[dir.path().to_path_buf()], out.path()).unwrap_err();
+        let e = merge(&project(), &[dir.path().to_path_buf()], out.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("soak-0.json:1:"), "{e}");
     }
 }
