@@ -38,20 +38,11 @@ fn releases() -> Option<(Project, Arc<Version>, Arc<Version>)> {
 }
 
 fn w(addr: u64, val: u64) -> TrialOp {
-    TrialOp::Write {
-        dev: 0,
-        addr,
-        width: 4,
-        val,
-    }
+    TrialOp::write(0, addr, 4, val)
 }
 
 fn r(addr: u64) -> TrialOp {
-    TrialOp::Read {
-        dev: 0,
-        addr,
-        width: 4,
-    }
+    TrialOp::read(0, addr, 4)
 }
 
 fn targets() -> Vec<String> {

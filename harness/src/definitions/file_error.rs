@@ -79,3 +79,41 @@ mod tests {
         assert_eq!(line_col(t, 8), (2, 3));
     }
 }
+
+/// Why a JSON file the harness wrote (a reproducer, a soak shard) cannot be
+/// read back; each names the file, and the line and column of bad JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl ReadError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> ReadError {
+        ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Bad JSON in `path` at `line` (the error's own column).
+    pub fn json(path: &Path, line: usize, e: &serde_json::Error) -> ReadError {
+        ReadError::Json {
+            path: path.to_path_buf(),
+            line,
+            column: e.column(),
+            message: e.to_string(),
+        }
+    }
+}

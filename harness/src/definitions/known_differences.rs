@@ -202,11 +202,11 @@ pub fn parse(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::definitions::project::Project;
 
-    fn observed(kind: &str, a: &str, b: &str, summary: &str) -> ObservedDifference {
+    pub(crate) fn observed(kind: &str, a: &str, b: &str, summary: &str) -> ObservedDifference {
         ObservedDifference {
             kind: kind.into(),
             board: "virt".into(),
@@ -224,7 +224,7 @@ mod tests {
         }
     }
 
-    fn entry(kind: Kind, a: &str, b: &str, matches: &[&str]) -> Entry {
+    pub(crate) fn entry(kind: Kind, a: &str, b: &str, matches: &[&str]) -> Entry {
         Entry {
             id: format!("{a}-{b}"),
             kind,

@@ -40,6 +40,23 @@ pub enum TrialOp {
     },
 }
 
+impl TrialOp {
+    /// A write of `width` bytes to scenario device `dev`.
+    pub fn write(dev: usize, addr: u64, width: u32, val: u64) -> TrialOp {
+        TrialOp::Write {
+            dev,
+            addr,
+            width,
+            val,
+        }
+    }
+
+    /// A read of `width` bytes from scenario device `dev`.
+    pub fn read(dev: usize, addr: u64, width: u32) -> TrialOp {
+        TrialOp::Read { dev, addr, width }
+    }
+}
+
 impl std::fmt::Display for TrialOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

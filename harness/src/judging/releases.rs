@@ -304,38 +304,7 @@ pub fn judge(entries: &[Entry], observed: Vec<ObservedDifference>) -> CrossRelea
 mod tests {
     use super::*;
 
-    fn observed(kind: &str, a: &str, b: &str, summary: &str) -> ObservedDifference {
-        ObservedDifference {
-            kind: kind.into(),
-            board: "virt".into(),
-            scenario: "s".into(),
-            a: format!("virt-{a}"),
-            b: format!("virt-{b}"),
-            a_release: a.into(),
-            b_release: b.into(),
-            seed: 1,
-            count: 2,
-            summary: summary.into(),
-            mode: String::new(),
-            ops: vec!["0: dev0 write 0x0 w4 0xe8".into()],
-            reproduce: "r".into(),
-        }
-    }
-
-    fn entry(kind: Kind, a: &str, b: &str, matches: &[&str]) -> Entry {
-        Entry {
-            id: format!("{a}-{b}"),
-            kind,
-            a: vec![a.into()],
-            b: vec![b.into()],
-            boards: vec!["virt".into()],
-            matches: matches.iter().map(|s| s.to_string()).collect(),
-            first_release: "x".into(),
-            cause: "c".into(),
-            evidence: "e".into(),
-            reproduce: "r".into(),
-        }
-    }
+    use crate::definitions::known_differences::tests::{entry, observed};
 
     #[test]
     fn an_unlisted_difference_is_kept_and_an_unseen_entry_counts_zero() {

@@ -165,20 +165,11 @@ properties = {{ name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, w
     }
 
     fn write(addr: u64, val: u64) -> TrialOp {
-        TrialOp::Write {
-            dev: 0,
-            addr,
-            width: 4,
-            val,
-        }
+        TrialOp::write(0, addr, 4, val)
     }
 
     fn read(addr: u64) -> TrialOp {
-        TrialOp::Read {
-            dev: 0,
-            addr,
-            width: 4,
-        }
+        TrialOp::read(0, addr, 4)
     }
 
     /// Reads array, programs a word, reads it, then the manufacturer id.

@@ -2,6 +2,7 @@
 //! `scenarios/regressions/` and replayed by `norcompat replay-trial` and by
 //! `cargo test` before the matrix.
 
+use crate::definitions::file_error::ReadError;
 use crate::generation::generator::TrialOp;
 use crate::generation::ops::WIDTHS;
 use reports::Outcome;
@@ -31,18 +32,8 @@ pub struct Reproducer {
 /// Why a reproducer file cannot be replayed; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReproducerError {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}:{line}:{column}: {message}", path.display())]
-    Json {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error("{}: format '{found}' (expected '{FORMAT}')", path.display())]
     Format { path: PathBuf, found: String },
     #[error("{}: a chain of {versions} versions needs {} migrate ops", path.display(), versions.saturating_sub(1))]
@@ -87,14 +78,9 @@ impl Reproducer {
     /// Loads a reproducer, with errors naming the file, line and column.
     pub fn load(path: &Path) -> Result<Reproducer, ReproducerError> {
         let at = || path.to_path_buf();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ReproducerError::Io { path: at(), source })?;
-        let r: Reproducer = serde_json::from_str(&text).map_err(|e| ReproducerError::Json {
-            path: at(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ReadError::io(path, e))?;
+        let r: Reproducer =
+            serde_json::from_str(&text).map_err(|e| ReadError::json(path, e.line(), &e))?;
         if r.format != FORMAT {
             return Err(ReproducerError::Format {
                 path: at(),

@@ -51,12 +51,7 @@ mod tests {
     use super::*;
 
     fn w(addr: u64) -> TrialOp {
-        TrialOp::Write {
-            dev: 0,
-            addr,
-            width: 1,
-            val: 0,
-        }
+        TrialOp::write(0, addr, 1, 0)
     }
 
     #[test]
@@ -72,20 +67,11 @@ mod tests {
     }
 
     fn cmd(addr: u64, val: u64) -> TrialOp {
-        TrialOp::Write {
-            dev: 0,
-            addr,
-            width: 4,
-            val,
-        }
+        TrialOp::write(0, addr, 4, val)
     }
 
     fn read(addr: u64) -> TrialOp {
-        TrialOp::Read {
-            dev: 0,
-            addr,
-            width: 4,
-        }
+        TrialOp::read(0, addr, 4)
     }
 
     /// A long trial: programs, status reads, clock steps, write-to-buffer

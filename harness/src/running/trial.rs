@@ -317,17 +317,8 @@ mod tests {
 
     /// A program of one word, a migration, and reads of it and of the status.
     fn ops() -> Vec<TrialOp> {
-        let w = |addr, val| TrialOp::Write {
-            dev: 0,
-            addr,
-            width: 4,
-            val,
-        };
-        let r = |addr| TrialOp::Read {
-            dev: 0,
-            addr,
-            width: 4,
-        };
+        let w = |addr, val| TrialOp::write(0, addr, 4, val);
+        let r = |addr| TrialOp::read(0, addr, 4);
         vec![
             w(0x100, 0x0040_0040),
             w(0x100, 0x1234_5678),

@@ -2,25 +2,16 @@
 //! at any moment leaves every finished record readable; reading tolerates
 //! a torn last line and names the line of any other bad one.
 
+use crate::definitions::file_error::ReadError;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Why shard files cannot be read; each names the file (and line).
 #[derive(Debug, thiserror::Error)]
 pub enum ShardError {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}:{line}:{column}: {message}", path.display())]
-    Json {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error("no trials*.jsonl found in {dirs}")]
     NoShards { dirs: String },
 }
@@ -38,17 +29,11 @@ pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>,
     let f = OpenOptions::new()
         .read(true)
         .open(path)
-        .map_err(|source| ShardError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(|e| ReadError::io(path, e))?;
     let lines: Vec<String> = BufReader::new(f)
         .lines()
         .collect::<Result<_, _>>()
-        .map_err(|source| ShardError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(|e| ReadError::io(path, e))?;
     let mut out = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
@@ -63,14 +48,7 @@ pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>,
                     i + 1
                 )
             }
-            Err(e) => {
-                return Err(ShardError::Json {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    column: e.column(),
-                    message: e.to_string(),
-                })
-            }
+            Err(e) => return Err(ReadError::json(path, i + 1, &e).into()),
         }
     }
     Ok(out)

@@ -1,6 +1,7 @@
 //! `norcompat merge`: soak shards merged into one report, identical to the
 //! report of a single run.
 
+use crate::definitions::file_error::ReadError;
 use crate::definitions::project::Project;
 use crate::results::records::{static_checks, CellTally, Listed};
 use crate::soak::jsonl::{read_jsonl, ShardError};
@@ -49,12 +50,7 @@ pub fn merge(
                 // killed before has none, but one that exists must read.
                 let text = std::fs::read_to_string(&f).map_err(|source| io(&f, source))?;
                 let r: reports::Results =
-                    serde_json::from_str(&text).map_err(|e| ShardError::Json {
-                        path: f.clone(),
-                        line: e.line(),
-                        column: e.column(),
-                        message: e.to_string(),
-                    })?;
+                    serde_json::from_str(&text).map_err(|e| ReadError::json(&f, e.line(), &e))?;
                 duration = duration.max(r.run.duration_s);
             }
         }
@@ -93,10 +89,7 @@ pub fn merge(
 }
 
 fn io(path: &Path, source: std::io::Error) -> ShardError {
-    ShardError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    ReadError::io(path, source).into()
 }
 
 #[cfg(test)]
