@@ -59,22 +59,14 @@ pub fn run_reference(
     let mut points = Vec::new();
     let mut steps = Vec::new();
     for (i, op) in ops.iter().enumerate() {
-        let before = (record == Record::Steps).then(|| state_before(m.as_ref(), targets, op));
-        let mut got = None;
         if matches!(op, TrialOp::Migrate { .. }) {
             points.push(m.save(&scratch)?);
-        } else if let Some(v) = m.apply(op)? {
-            reads.push((i, v));
-            got = Some(v);
-        }
-        if let Some((device, state_before)) = before {
-            steps.push(OpStep {
-                index: i,
-                device,
-                op: op.to_string(),
-                state_before,
-                got,
-            });
+            if record == Record::Steps {
+                steps.push(step(i, String::new(), op.to_string(), None, None));
+            }
+        } else {
+            let steps = (record == Record::Steps).then_some(&mut steps);
+            apply_op(m.as_mut(), targets, i, op, &mut reads, steps)?;
         }
     }
     let end = visible(m.end(&scratch)?, link);
@@ -175,20 +167,8 @@ fn run_trial_inner(
     for (i, op) in ops.iter().enumerate().skip(start) {
         if !matches!(op, TrialOp::Migrate { .. }) {
             if let Some(m) = current.as_mut() {
-                let before = recorded.map(|_| state_before(m.as_ref(), targets, op));
-                let got = m.apply(op)?;
-                if let Some(v) = got {
-                    reads.push((i, v));
-                }
-                if let Some((device, state_before)) = before {
-                    steps.push(OpStep {
-                        index: i,
-                        device,
-                        op: op.to_string(),
-                        state_before,
-                        got,
-                    });
-                }
+                let steps = recorded.map(|_| &mut steps);
+                apply_op(m.as_mut(), targets, i, op, &mut reads, steps)?;
             } else {
                 if let Some(r) = reference.reads.iter().find(|(j, _)| *j == i) {
                     reads.push(*r);
@@ -238,7 +218,7 @@ fn run_trial_inner(
                 at = dst.clone();
                 current = Some(next);
                 if recorded.is_some() {
-                    steps.push(migration_step(i, hop_text));
+                    steps.push(step(i, String::new(), hop_text, None, None));
                 }
             }
             // The source continues (while it is the untouched source, it
@@ -247,7 +227,13 @@ fn run_trial_inner(
             // migration was).
             Err(reason) => {
                 if recorded.is_some() {
-                    steps.push(migration_step(i, format!("{hop_text}: refused ({reason})")));
+                    steps.push(step(
+                        i,
+                        String::new(),
+                        format!("{hop_text}: refused ({reason})"),
+                        None,
+                        None,
+                    ));
                 }
                 refusals.push(format!("{} -> {} refused: {reason}", at.name, dst.name))
             }
@@ -274,14 +260,41 @@ fn run_trial_inner(
     })))
 }
 
-fn migration_step(index: usize, op: String) -> OpStep {
+fn step(
+    index: usize,
+    device: String,
+    op: String,
+    state_before: Option<devices::DeviceState>,
+    got: Option<u64>,
+) -> OpStep {
     OpStep {
         index,
-        device: String::new(),
+        device,
         op,
-        state_before: None,
-        got: None,
+        state_before,
+        got,
     }
+}
+
+/// Applies op `i` (not a migration) to `m`, keeping a read's value and,
+/// when `steps` records, the op with the accessed device's state before it.
+fn apply_op(
+    m: &mut dyn VersionMachine,
+    targets: &[String],
+    i: usize,
+    op: &TrialOp,
+    reads: &mut Vec<(usize, u64)>,
+    steps: Option<&mut Vec<OpStep>>,
+) -> Result<(), RunError> {
+    let before = steps.is_some().then(|| state_before(m, targets, op));
+    let got = m.apply(op)?;
+    if let Some(v) = got {
+        reads.push((i, v));
+    }
+    if let (Some(steps), Some((device, state))) = (steps, before) {
+        steps.push(step(i, device, op.to_string(), state, got));
+    }
+    Ok(())
 }
 
 /// The first byte where `after` (arrays by device id) differs from
