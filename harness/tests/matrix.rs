@@ -6,6 +6,7 @@
 
 use harness::definitions::project::{default_root, Project};
 use harness::definitions::versions::Version;
+use harness::judging::imitation::check_imitations;
 use harness::judging::models::check_against_models;
 use harness::judging::verdicts::run_cells;
 use harness::minimizing::reproducer::Reproducer;
@@ -91,6 +92,7 @@ fn cell_trial(project: &Arc<Project>, scenario: usize, chain: Vec<usize>, long: 
         };
         let mut trials = run_cells(&project, &s, std::slice::from_ref(&chain), &seeds);
         check_against_models(&project, &mut trials);
+        check_imitations(&project, &mut trials);
         let failures: Vec<_> = trials.iter().filter(|t| !t.as_expected()).collect();
         if failures.is_empty() {
             return Ok(());

@@ -4,6 +4,7 @@
 pub mod behaviour;
 pub mod comparison;
 pub mod expectations;
+pub mod imitation;
 pub mod models;
 pub mod outcome;
 pub mod releases;

@@ -6,6 +6,7 @@ use crate::definitions::scenarios::Scenario;
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::judging::expectations::expected_outcomes;
+use crate::judging::imitation::check_imitations;
 use crate::judging::models::check_against_models;
 use crate::judging::outcome::{verdict, TrialOutcome, TrialResult};
 use crate::running::matrix::{available_chains, real_seeds, RanTrial};
@@ -44,6 +45,7 @@ pub fn run_available(project: &Project, s: &Arc<Scenario>, seeds: &[u64]) -> Vec
     let mut out = run_cells(project, s, &model, seeds);
     out.extend(run_cells(project, s, &real, &real_seeds(seeds)));
     check_against_models(project, &mut out);
+    check_imitations(project, &mut out);
     out
 }
 

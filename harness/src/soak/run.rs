@@ -3,6 +3,7 @@
 
 use crate::definitions::project::Project;
 use crate::judging::behaviour::{reproduce_command, run_behaviour_of, BehaviourOutcome};
+use crate::judging::imitation::check_imitations;
 use crate::judging::models::check_against_models;
 use crate::judging::verdicts::run_cells;
 use crate::results::records::{detail, record_of, static_checks, wants_detail, CellTally, Listed};
@@ -188,6 +189,7 @@ pub fn soak(
                     let mut trials = run_cells(&project, s, c, &[seed]);
                     // Every real trial also against its model, seed for seed.
                     check_against_models(&project, &mut trials);
+                    check_imitations(&project, &mut trials);
                     crate::judging::releases::add_migration_observations(
                         &mut res.migration,
                         &trials,

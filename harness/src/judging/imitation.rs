@@ -1,0 +1,224 @@
+//! A compat machine type is indistinguishable from the release it imitates:
+//! a model running another model release's own machine type with compat
+//! properties (v6 on `nor-5.0` claims to be v5 on the wire) must end its
+//! chains as the imitated release does, seed for seed:
+//! - `C → W` (the imitator migrating to the release it imitates) ends as
+//!   `W → W`: the same outcome and the same reads;
+//! - any chain on the imitated machine type through `C` is `identical`
+//!   wherever the same chain with `W` everywhere is.
+//!
+//! A trial that breaks either is `diverged`, naming the imitated chain.
+
+use crate::definitions::project::Project;
+use crate::definitions::versions::Version;
+use crate::judging::outcome::{verdict, TrialOutcome, TrialResult};
+use crate::running::machine::Link;
+use crate::running::matrix::chain_name;
+use crate::running::trial::{run_reference, run_trial, Record};
+use reports::Outcome;
+use std::sync::Arc;
+
+/// Reasons of the verdict start with this.
+pub const COMPAT_DIFFERS: &str = "compat machine type differs from the release it imitates";
+
+/// The model version of the same board that `v` imitates: a model of an
+/// older release (one whose machine types `v`'s release all offers, and
+/// more) running the same machine type.
+pub fn imitated<'a>(project: &'a Project, v: &Version) -> Option<&'a Arc<Version>> {
+    if v.is_real() {
+        return None;
+    }
+    let newer_than = |w: &Version| {
+        w.offers.iter().all(|(m, _)| v.offers_type(m)) && w.offers.len() < v.offers.len()
+    };
+    project.versions.iter().find(|w| {
+        !w.is_real()
+            && w.board == v.board
+            && w.release_name != v.release_name
+            && w.machine_type == v.machine_type
+            && newer_than(w)
+    })
+}
+
+/// Checks every trial through an imitator against the imitated chain (found
+/// in `trials`, or run here), turning a trial that differs into `diverged`.
+pub fn check_imitations(project: &Project, trials: &mut [TrialOutcome]) {
+    for i in 0..trials.len() {
+        let t = &trials[i];
+        let Some((c, w)) = t
+            .chain
+            .iter()
+            .find_map(|v| imitated(project, v).map(|w| (v.clone(), w.clone())))
+        else {
+            continue;
+        };
+        if t.chain[0].machine_type != w.machine_type {
+            continue;
+        }
+        let direct = t.chain.len() == 2 && t.chain[0].name == c.name && t.chain[1].name == w.name;
+        let all_w: Vec<Arc<Version>> = t.chain.iter().map(|_| w.clone()).collect();
+        let Some(reference) = result_of(trials, t, &all_w) else {
+            continue;
+        };
+        let t = &trials[i];
+        let why = if direct {
+            imitation_difference(&t.result, &reference)
+        } else if reference.outcome == Outcome::Identical && t.result.outcome != Outcome::Identical
+        {
+            Some(format!(
+                "{} where {} is identical",
+                t.result.outcome.name(),
+                chain_name(&all_w)
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let t = &mut trials[i];
+            t.result.reason = format!(
+                "{COMPAT_DIFFERS} ({} imitates {}): {why}; {}",
+                c.name, w.name, t.result.reason
+            );
+            t.result.outcome = Outcome::Diverged;
+        }
+    }
+}
+
+/// The result of `chain` for `t`'s scenario and seed: from `trials`, or run.
+fn result_of(
+    trials: &[TrialOutcome],
+    t: &TrialOutcome,
+    chain: &[Arc<Version>],
+) -> Option<TrialResult> {
+    let found = trials.iter().find(|u| {
+        u.scenario.name == t.scenario.name
+            && u.seed == t.seed
+            && u.chain
+                .iter()
+                .map(|v| &v.name)
+                .eq(chain.iter().map(|v| &v.name))
+    });
+    if let Some(u) = found {
+        return Some(u.result.clone());
+    }
+    let targets = &t.scenario.devices;
+    let r = run_reference(&chain[0], targets, &t.ops, Link::Shared, Record::Nothing).ok()?;
+    Some(verdict(
+        &t.ops,
+        targets,
+        run_trial(chain, targets, &t.ops, &r),
+    ))
+}
+
+/// How a trial `C → W` differs from `W → W`, if it does.
+fn imitation_difference(r: &TrialResult, w: &TrialResult) -> Option<String> {
+    if let Some(((i, a), (_, b))) = r.reads.iter().zip(&w.reads).find(|(a, b)| a != b) {
+        return Some(format!(
+            "read at op {i} gave {a:#x}, the imitated chain {b:#x}"
+        ));
+    }
+    if r.reads.len() != w.reads.len() {
+        return Some(format!(
+            "{} reads, the imitated chain {}",
+            r.reads.len(),
+            w.reads.len()
+        ));
+    }
+    (r.outcome != w.outcome).then(|| {
+        format!(
+            "{}, the imitated chain {} ({})",
+            r.outcome.name(),
+            w.outcome.name(),
+            w.reason
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definitions::project::default_root;
+    use std::collections::BTreeSet;
+
+    fn result(outcome: Outcome, reads: &[(usize, u64)]) -> TrialResult {
+        let mut r = TrialResult::crashed(String::new(), &[]);
+        r.outcome = outcome;
+        r.reads = reads.to_vec();
+        r
+    }
+
+    fn trial(p: &Project, chain: &[&str], r: TrialResult) -> TrialOutcome {
+        TrialOutcome {
+            scenario: p.scenario("cfi01-program").expect("scenario").clone(),
+            chain: chain
+                .iter()
+                .map(|n| p.version(n).unwrap().clone())
+                .collect(),
+            seed: 3,
+            ops: Vec::new(),
+            expected: BTreeSet::from([Outcome::Identical, Outcome::Lossy]),
+            result: r,
+        }
+    }
+
+    #[test]
+    fn the_compat_version_imitates_the_release_whose_own_type_it_runs() {
+        let p = Project::load(&default_root()).expect("project");
+        let v5 = p.version("v5").unwrap();
+        assert_eq!(
+            imitated(&p, p.version("v6-compat5").unwrap()).map(|w| &w.name),
+            Some(&v5.name)
+        );
+        assert!(imitated(&p, v5).is_none());
+        assert!(imitated(&p, p.version("v6").unwrap()).is_none());
+        let virt = p.version("virt-v6-compat").unwrap();
+        assert_eq!(imitated(&p, virt).map(|w| w.name.as_str()), Some("virt-v5"));
+    }
+
+    #[test]
+    fn an_imitator_that_ends_otherwise_than_the_imitated_chain_diverges() {
+        let p = Project::load(&default_root()).expect("project");
+        let reads = [(1, 0x80), (4, 0xff)];
+        let mut trials = vec![
+            trial(&p, &["v5", "v5"], result(Outcome::Lossy, &reads)),
+            trial(&p, &["v6-compat5", "v5"], result(Outcome::Lossy, &reads)),
+            trial(
+                &p,
+                &["v5", "v6-compat5"],
+                result(Outcome::Identical, &reads),
+            ),
+        ];
+        check_imitations(&p, &mut trials);
+        assert!(trials.iter().all(|t| t.result.outcome != Outcome::Diverged));
+
+        // A read differs after `C -> W`.
+        trials[1].result.reads[1].1 = 0x00;
+        // The all-v5 chain is identical, the chain through the imitator not.
+        trials[0].result.outcome = Outcome::Identical;
+        trials[2].result.outcome = Outcome::Lossy;
+        check_imitations(&p, &mut trials);
+        assert_eq!(trials[1].result.outcome, Outcome::Diverged);
+        assert!(
+            trials[1]
+                .result
+                .reason
+                .contains("read at op 4 gave 0x0, the imitated chain 0xff"),
+            "{}",
+            trials[1].result.reason
+        );
+        assert_eq!(trials[2].result.outcome, Outcome::Diverged);
+        assert!(
+            trials[2].result.reason.starts_with(COMPAT_DIFFERS),
+            "{}",
+            trials[2].result.reason
+        );
+        assert!(
+            trials[2]
+                .result
+                .reason
+                .contains("lossy where v5->v5 is identical"),
+            "{}",
+            trials[2].result.reason
+        );
+    }
+}
