@@ -5,6 +5,8 @@
 //!   external resources, printable).
 //! - [`write_report`]: writes `<stem>.html` and `<stem>.json` atomically.
 //! - [`summary_table`]: the plain-text table printed on the terminal.
+//! - [`prediction`]: the static checker's prediction beside what a cell's
+//!   trials did.
 
 mod escape;
 mod html;
@@ -17,4 +19,5 @@ pub use escape::escape_html;
 pub use html::render_html;
 pub use results::{Outcome, Results};
 pub use summary::summary_table;
+pub use view::{prediction, prediction_failed};
 pub use write::{write_report, ReportPaths};

@@ -279,6 +279,10 @@ pub struct Cell {
     pub unexpected: u64,
     /// Expected refusals or losses that turned out identical.
     pub unexpectedly_identical: u64,
+    /// What the static checker predicts for the chain (`true`: a hop is
+    /// refused), shown beside what was observed; never an expectation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_refused: Option<bool>,
     /// Index into `details` of the first detail for this cell, if any.
     pub detail: Option<usize>,
 }

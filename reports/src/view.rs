@@ -61,6 +61,28 @@ pub fn is_expected(cell: &Cell, outcome: Outcome) -> bool {
     cell.expected.contains(&outcome)
 }
 
+/// "predicted refused / observed refused": the static checker's prediction
+/// beside what the trials did (`None` when there is no prediction or no trial).
+pub fn prediction(cell: &Cell) -> Option<String> {
+    let predicted = cell.predicted_refused?;
+    if total(cell) == 0 {
+        return None;
+    }
+    let word = |refused: bool| if refused { "refused" } else { "loads" };
+    let observed = count(cell, Outcome::Refused) > 0;
+    Some(format!(
+        "predicted {} / observed {}",
+        word(predicted),
+        word(observed)
+    ))
+}
+
+/// True if the static checker's prediction did not come true.
+pub fn prediction_failed(cell: &Cell) -> bool {
+    cell.predicted_refused
+        .is_some_and(|p| total(cell) > 0 && p != (count(cell, Outcome::Refused) > 0))
+}
+
 /// Trials whose outcome was not predicted: the harness's own count, or the
 /// counts of unpredicted outcomes if those say more.
 pub fn unexpected_trials(cell: &Cell) -> u64 {
@@ -276,5 +298,29 @@ mod tests {
         assert!(needs_details(&passing));
 
         assert_eq!(status(&cell(&["a", "b"], &[], &[])), CellStatus::Empty);
+    }
+
+    #[test]
+    fn a_prediction_is_shown_beside_the_observation_and_a_wrong_one_flagged() {
+        let mut c = cell(&["a", "b"], &[(Outcome::Refused, 3)], &[]);
+        assert_eq!(prediction(&c), None, "no prediction made");
+        c.predicted_refused = Some(true);
+        assert_eq!(
+            prediction(&c).as_deref(),
+            Some("predicted refused / observed refused")
+        );
+        assert!(!prediction_failed(&c));
+        c.predicted_refused = Some(false);
+        assert_eq!(
+            prediction(&c).as_deref(),
+            Some("predicted loads / observed refused")
+        );
+        assert!(prediction_failed(&c));
+        let mut loads = cell(&["a", "b"], &[(Outcome::Identical, 2)], &[]);
+        loads.predicted_refused = Some(true);
+        assert!(prediction_failed(&loads));
+        let mut empty = cell(&["a", "b"], &[], &[]);
+        empty.predicted_refused = Some(true);
+        assert!(!prediction_failed(&empty), "no trial, nothing observed");
     }
 }

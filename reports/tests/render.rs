@@ -645,3 +645,25 @@ fn real_qemu_section_shows_observed_losses_next_to_the_model() {
     results.versions[1].left_out = Some("not usable".into());
     assert!(!render_html(&results).contains("id=\"real\""));
 }
+
+#[test]
+fn a_cell_shows_the_static_prediction_beside_the_observation_and_flags_a_wrong_one() {
+    let mut r = common::sample();
+    let i = r
+        .cells
+        .iter()
+        .position(|c| c.chain.len() == 2 && c.chain[0] != c.chain[1])
+        .expect("a pair");
+    r.cells[i].counts = [(Outcome::Identical, 4)].into_iter().collect();
+    r.cells[i].predicted_refused = Some(true);
+    let label = r.cells[i].chain.join(" → ");
+    let html = render_html(&r);
+    let td = cell_td(&html, &label);
+    assert!(td.contains("predicted refused / observed loads"), "{td}");
+    assert!(td.contains("prediction-failed"), "{td}");
+    r.cells[i].predicted_refused = Some(false);
+    let html = render_html(&r);
+    let td = cell_td(&html, &label);
+    assert!(td.contains("predicted loads / observed loads"), "{td}");
+    assert!(!td.contains("prediction-failed"), "{td}");
+}

@@ -162,6 +162,19 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
             }
         }
     }
+    for c in results
+        .cells
+        .iter()
+        .filter(|c| reports::prediction_failed(c))
+    {
+        // The static checker is a prediction: when it does not come true,
+        // either the checker or the code is wrong.
+        println!(
+            "note: {}: the static prediction did not come true ({})",
+            c.chain.join("->"),
+            reports::prediction(c).unwrap_or_default()
+        );
+    }
     for d in results.details.iter().filter(|d| !d.expected) {
         println!(
             "FAILED {} {} seed {}: {} — {}\n  reproduce: {}",

@@ -6,7 +6,7 @@ use crate::definitions::versions::Version;
 use devices::migration::check::{self, CheckReport, DumpError};
 use devices::{DeviceError, FlashDevice};
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// One incompatibility predicted for a pair of versions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +100,21 @@ pub enum StaticCheckError {
     },
     #[error(transparent)]
     Check(#[from] DumpError),
+}
+
+/// The static prediction for a chain: some hop is refused, because the
+/// destination's release does not offer the stream's machine type, or (where
+/// both sides run that type as their own) the checker finds a section the
+/// destination lacks. Shown beside the observed verdict, never expected.
+pub fn predicts_chain_refusal(chain: &[Arc<Version>]) -> bool {
+    let machine_type = &chain[0].machine_type;
+    chain.windows(2).any(|w| {
+        let (a, b) = (&w[0], &w[1]);
+        !b.offers_type(machine_type)
+            || (&a.machine_type == machine_type
+                && &b.machine_type == machine_type
+                && predicts_refusal(a, b))
+    })
 }
 
 /// Realizes every device of a version on fresh images, in registration order.

@@ -220,6 +220,8 @@ impl<'p> CellTally<'p> {
                     cell.expected.push(e);
                 }
             }
+            cell.predicted_refused =
+                Some(crate::judging::staticcheck::predicts_chain_refusal(&chain));
         }
         let Some(outcome) = r.outcome else {
             return;

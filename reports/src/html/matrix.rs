@@ -159,6 +159,12 @@ fn cell_td(index: usize, cell: &Cell, extra_class: &str) -> String {
             group(cell.unexpectedly_identical)
         ));
     }
+    if view::prediction_failed(cell) {
+        unexpected.push_str(&format!(
+            "<span class=\"n prediction-failed\" title=\"{}\">static ≠</span>",
+            esc(&view::prediction(cell).unwrap_or_default())
+        ));
+    }
 
     let mut body = bar(cell, view::total(cell));
     body.push_str(&format!("<span class=\"counts\">{expected}</span>"));
@@ -208,7 +214,7 @@ fn cell_title(cell: &Cell) -> String {
         })
         .collect();
     let expected: Vec<&str> = cell.expected.iter().map(|o| o.name()).collect();
-    format!(
+    let mut title = format!(
         "{}: {} of {} trials; expected: {}",
         view::chain_label(&cell.chain, " → "),
         counts.join(", "),
@@ -218,7 +224,12 @@ fn cell_title(cell: &Cell) -> String {
         } else {
             expected.join(", ")
         }
-    )
+    );
+    if let Some(line) = view::prediction(cell) {
+        title.push_str("; ");
+        title.push_str(&line);
+    }
+    title
 }
 
 /// Symbols, colours, and how expected and unexpected counts look.

@@ -122,6 +122,7 @@ pub fn seven_versions() -> Results {
                 unexpected,
                 unexpectedly_identical: if (i + j) % 5 == 4 { 3 } else { 0 },
                 detail,
+                predicted_refused: Some(i > j),
             });
             static_checks.push(StaticCheck {
                 src: src.to_string(),
