@@ -45,6 +45,10 @@ fn report_one(
             result.reason = why;
         }
     }
+    // A compat machine type against the release it imitates (as the matrix does).
+    crate::judging::imitation::check_one(project, chain, &mut result, &|c| {
+        crate::judging::imitation::run(c, targets, ops)
+    });
     let expected = crate::judging::expectations::expected_outcomes(chain, targets);
     if trace {
         for row in crate::results::records::op_rows(&result) {

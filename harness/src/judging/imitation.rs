@@ -11,6 +11,7 @@
 
 use crate::definitions::project::Project;
 use crate::definitions::versions::Version;
+use crate::generation::generator::TrialOp;
 use crate::judging::outcome::{verdict, TrialOutcome, TrialResult};
 use crate::running::machine::Link;
 use crate::running::matrix::chain_name;
@@ -45,69 +46,77 @@ pub fn imitated<'a>(project: &'a Project, v: &Version) -> Option<&'a Arc<Version
 pub fn check_imitations(project: &Project, trials: &mut [TrialOutcome]) {
     for i in 0..trials.len() {
         let t = &trials[i];
-        let Some((c, w)) = t
-            .chain
-            .iter()
-            .find_map(|v| imitated(project, v).map(|w| (v.clone(), w.clone())))
-        else {
-            continue;
+        let (ops, targets) = (t.ops.clone(), t.scenario.devices.clone());
+        let lookup = |chain: &[Arc<Version>]| {
+            let found = trials.iter().find(|u| {
+                u.scenario.name == t.scenario.name
+                    && u.seed == t.seed
+                    && u.chain
+                        .iter()
+                        .map(|v| &v.name)
+                        .eq(chain.iter().map(|v| &v.name))
+            });
+            match found {
+                Some(u) => Some(u.result.clone()),
+                None => run(chain, &targets, &ops),
+            }
         };
-        if t.chain[0].machine_type != w.machine_type {
-            continue;
-        }
-        let direct = t.chain.len() == 2 && t.chain[0].name == c.name && t.chain[1].name == w.name;
-        let all_w: Vec<Arc<Version>> = t.chain.iter().map(|_| w.clone()).collect();
-        let Some(reference) = result_of(trials, t, &all_w) else {
-            continue;
-        };
-        let t = &trials[i];
-        let why = if direct {
-            imitation_difference(&t.result, &reference)
-        } else if reference.outcome == Outcome::Identical && t.result.outcome != Outcome::Identical
-        {
-            Some(format!(
-                "{} where {} is identical",
-                t.result.outcome.name(),
-                chain_name(&all_w)
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            let t = &mut trials[i];
-            t.result.reason = format!(
-                "{COMPAT_DIFFERS} ({} imitates {}): {why}; {}",
-                c.name, w.name, t.result.reason
-            );
-            t.result.outcome = Outcome::Diverged;
+        let mut result = t.result.clone();
+        if check_one(project, &t.chain, &mut result, &lookup) {
+            trials[i].result = result;
         }
     }
 }
 
-/// The result of `chain` for `t`'s scenario and seed: from `trials`, or run.
-fn result_of(
-    trials: &[TrialOutcome],
-    t: &TrialOutcome,
+/// The imitation check of one trial's `result` along `chain`: `lookup`
+/// gives the imitated chain's result (same scenario and seed). Returns true
+/// if the result was turned into `diverged`.
+pub fn check_one(
+    project: &Project,
     chain: &[Arc<Version>],
-) -> Option<TrialResult> {
-    let found = trials.iter().find(|u| {
-        u.scenario.name == t.scenario.name
-            && u.seed == t.seed
-            && u.chain
-                .iter()
-                .map(|v| &v.name)
-                .eq(chain.iter().map(|v| &v.name))
-    });
-    if let Some(u) = found {
-        return Some(u.result.clone());
+    result: &mut TrialResult,
+    lookup: &dyn Fn(&[Arc<Version>]) -> Option<TrialResult>,
+) -> bool {
+    let Some((c, w)) = chain
+        .iter()
+        .find_map(|v| imitated(project, v).map(|w| (v.clone(), w.clone())))
+    else {
+        return false;
+    };
+    if chain[0].machine_type != w.machine_type {
+        return false;
     }
-    let targets = &t.scenario.devices;
-    let r = run_reference(&chain[0], targets, &t.ops, Link::Shared, Record::Nothing).ok()?;
-    Some(verdict(
-        &t.ops,
-        targets,
-        run_trial(chain, targets, &t.ops, &r),
-    ))
+    let direct = chain.len() == 2 && chain[0].name == c.name && chain[1].name == w.name;
+    let all_w: Vec<Arc<Version>> = chain.iter().map(|_| w.clone()).collect();
+    let Some(reference) = lookup(&all_w) else {
+        return false;
+    };
+    let why = if direct {
+        imitation_difference(result, &reference)
+    } else if reference.outcome == Outcome::Identical && result.outcome != Outcome::Identical {
+        Some(format!(
+            "{} where {} is identical",
+            result.outcome.name(),
+            chain_name(&all_w)
+        ))
+    } else {
+        None
+    };
+    let Some(why) = why else {
+        return false;
+    };
+    result.reason = format!(
+        "{COMPAT_DIFFERS} ({} imitates {}): {why}; {}",
+        c.name, w.name, result.reason
+    );
+    result.outcome = Outcome::Diverged;
+    true
+}
+
+/// Runs and judges `chain` on `ops`.
+pub fn run(chain: &[Arc<Version>], targets: &[String], ops: &[TrialOp]) -> Option<TrialResult> {
+    let r = run_reference(&chain[0], targets, ops, Link::Shared, Record::Nothing).ok()?;
+    Some(verdict(ops, targets, run_trial(chain, targets, ops, &r)))
 }
 
 /// How a trial `C → W` differs from `W → W`, if it does.
