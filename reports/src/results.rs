@@ -66,6 +66,24 @@ pub struct Results {
     /// had no version of a real release next to another release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_release: Option<CrossRelease>,
+    /// The device states trials migrated in, per device type: every state
+    /// of the type's command cycles, with how many trials migrated in it
+    /// (0: never reached at a migration point).
+    #[serde(default)]
+    pub coverage: Vec<CoverageRow>,
+}
+
+/// How many trials migrated with a device of a type in one state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageRow {
+    pub device_type: String,
+    /// The command-cycle state (`buffer-data`, `sector-erase running, timer pending`).
+    pub state: String,
+    /// Whether the state is one of the type's command-cycle states (the
+    /// ones a run should reach), not only a variant seen with a timer or a
+    /// suspended erase.
+    pub cycle: bool,
+    pub trials: u64,
 }
 
 /// The `kind` of a difference between releases seen without migrating (the
@@ -309,6 +327,10 @@ pub struct TrialRecord {
     /// One-line command reproducing an unexpected trial (soak runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reproduce: Option<String>,
+    /// The states its devices migrated in (`type: state`), where the
+    /// machine showed them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub migrated_in: Vec<String>,
 }
 
 /// Everything the report shows about one failing or lossy trial.

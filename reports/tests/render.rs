@@ -667,3 +667,36 @@ fn a_cell_shows_the_static_prediction_beside_the_observation_and_flags_a_wrong_o
     assert!(td.contains("predicted loads / observed loads"), "{td}");
     assert!(!td.contains("prediction-failed"), "{td}");
 }
+
+#[test]
+fn the_coverage_section_lists_every_state_and_marks_the_ones_never_reached() {
+    use reports::results::CoverageRow;
+    let mut r = common::sample();
+    assert!(
+        !render_html(&r).contains("id=\"coverage\""),
+        "no section without coverage"
+    );
+    let row = |state: &str, cycle: bool, trials: u64| CoverageRow {
+        device_type: "cfi.pflash02".into(),
+        state: state.into(),
+        cycle,
+        trials,
+    };
+    r.coverage = vec![
+        row("read-array", true, 12),
+        row("erase: unlock 2 next", true, 0),
+        row("read-array, timer pending", false, 3),
+    ];
+    let html = render_html(&r);
+    let section = between(&html, "<section id=\"coverage\"", "</section>");
+    assert!(section.contains("<td>1/2</td>"), "{section}");
+    assert!(
+        section.contains("<li class=\"never\">erase: unlock 2 next"),
+        "{section}"
+    );
+    assert!(
+        section.contains("<li class=\"variant\">read-array, timer pending"),
+        "{section}"
+    );
+    assert!(html.contains("<a href=\"#coverage\">Coverage</a>"));
+}

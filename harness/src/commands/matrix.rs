@@ -162,6 +162,9 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
             }
         }
     }
+    for line in coverage_lines(&results.coverage) {
+        println!("{line}");
+    }
     for c in results
         .cells
         .iter()
@@ -201,4 +204,39 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// One line per device type: the command-cycle states its trials migrated
+/// in, and those none did.
+fn coverage_lines(rows: &[reports::results::CoverageRow]) -> Vec<String> {
+    let mut types: Vec<&str> = Vec::new();
+    for r in rows {
+        if !types.contains(&r.device_type.as_str()) {
+            types.push(&r.device_type);
+        }
+    }
+    types
+        .into_iter()
+        .map(|ty| {
+            let cycles: Vec<_> = rows
+                .iter()
+                .filter(|r| r.device_type == ty && r.cycle)
+                .collect();
+            let never: Vec<&str> = cycles
+                .iter()
+                .filter(|r| r.trials == 0)
+                .map(|r| r.state.as_str())
+                .collect();
+            format!(
+                "coverage: {ty}: migrated in {}/{} command-cycle states{}",
+                cycles.len() - never.len(),
+                cycles.len(),
+                if never.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (never: {})", never.join("; "))
+                }
+            )
+        })
+        .collect()
 }

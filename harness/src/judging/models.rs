@@ -144,6 +144,7 @@ properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, wi
             migrate_us: 0,
             total_us: 0,
             steps: Vec::new(),
+            migrated_in: Vec::new(),
         }
     }
 

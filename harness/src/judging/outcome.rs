@@ -29,6 +29,8 @@ pub struct TrialResult {
     pub total_us: u64,
     /// Each op as the run executed it (recorded runs only).
     pub steps: Vec<OpStep>,
+    /// The states the target devices migrated in (`type: state`).
+    pub migrated_in: Vec<String>,
 }
 
 impl TrialResult {
@@ -46,6 +48,7 @@ impl TrialResult {
             migrate_us: 0,
             total_us: 0,
             steps: Vec::new(),
+            migrated_in: Vec::new(),
         }
     }
 }
@@ -118,6 +121,7 @@ pub fn verdict(ops: &[TrialOp], targets: &[String], observation: Observation) ->
     });
     r.total_us = o.total_us;
     r.steps = o.steps;
+    r.migrated_in = o.migrated_in;
     if !o.whole_vm_refusals.is_empty() {
         // Both verdicts side by side: the whole-VM stream's, then the
         // flash-only stream's (the outcome).
@@ -253,6 +257,7 @@ pub fn judge(j: Judged<'_>) -> TrialResult {
         migrate_us,
         total_us: 0,
         steps: Vec::new(),
+        migrated_in: Vec::new(),
     }
 }
 
@@ -597,6 +602,7 @@ features = [{features}]
             migrate_us: 7,
             total_us: 9,
             steps: Vec::new(),
+            migrated_in: Vec::new(),
         }
     }
 

@@ -10,7 +10,8 @@ use crate::judging::verdicts::{run_chain, run_chain_recorded};
 use crate::minimizing::reproducer::{Reproducer, FORMAT};
 use crate::minimizing::shrink::shrink;
 use reports::results::{
-    Cell, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings, TrialRecord, VersionInfo,
+    Cell, CoverageRow, DeviceInfo, FailureDetail, OpRow, RunInfo, StaticCheck, Timings,
+    TrialRecord, VersionInfo,
 };
 use reports::{Outcome, Results};
 use std::collections::{BTreeMap, BTreeSet};
@@ -150,6 +151,7 @@ pub fn record_of(t: &TrialOutcome) -> TrialRecord {
             migrate_us: t.result.migrate_us,
         },
         reproduce: None,
+        migrated_in: t.result.migrated_in.clone(),
     }
 }
 
@@ -177,6 +179,8 @@ pub struct CellTally<'p> {
     seen: BTreeSet<(String, Vec<String>)>,
     pub trials: u64,
     pub ops: u64,
+    /// Trials per state migrated in (`type: state`).
+    coverage: BTreeMap<String, u64>,
 }
 
 impl<'p> CellTally<'p> {
@@ -188,6 +192,7 @@ impl<'p> CellTally<'p> {
             seen: BTreeSet::new(),
             trials: 0,
             ops: 0,
+            coverage: BTreeMap::new(),
         }
     }
 
@@ -196,6 +201,9 @@ impl<'p> CellTally<'p> {
     pub fn add(&mut self, r: &TrialRecord) {
         self.trials += 1;
         self.ops += r.ops;
+        for s in &r.migrated_in {
+            *self.coverage.entry(s.clone()).or_insert(0) += 1;
+        }
         let cell = self.cells.entry(r.chain.clone()).or_insert_with(|| Cell {
             chain: r.chain.clone(),
             ..Cell::default()
@@ -233,6 +241,57 @@ impl<'p> CellTally<'p> {
                 cell.unexpectedly_identical += 1;
             }
         }
+    }
+
+    /// The coverage rows: every command-cycle state of each model device
+    /// type of the project (reached or not), then the other states seen.
+    pub fn coverage(&self) -> Vec<CoverageRow> {
+        let mut types: Vec<&str> = Vec::new();
+        for v in self.project.versions.iter().filter(|v| !v.is_real()) {
+            for d in &v.devices {
+                if !types.contains(&d.type_name.as_str()) {
+                    types.push(&d.type_name);
+                }
+            }
+        }
+        let mut rows: Vec<CoverageRow> = Vec::new();
+        for ty in types {
+            for state in crate::running::modes::cycles_of(ty) {
+                // A cycle state counts every variant of it (with a timer
+                // pending or an erase suspended).
+                let trials = self
+                    .coverage
+                    .iter()
+                    .filter(|(entry, _)| {
+                        entry.split_once(": ").is_some_and(|(t, rest)| {
+                            t == ty && rest.split(", ").next() == Some(state)
+                        })
+                    })
+                    .map(|(_, n)| n)
+                    .sum();
+                rows.push(CoverageRow {
+                    device_type: ty.to_string(),
+                    state: state.to_string(),
+                    cycle: true,
+                    trials,
+                });
+            }
+        }
+        for (entry, n) in &self.coverage {
+            let Some((ty, state)) = entry.split_once(": ") else {
+                continue;
+            };
+            // The variants with a timer or a suspended erase, apart.
+            if !rows.iter().any(|r| r.device_type == ty && r.state == state) {
+                rows.push(CoverageRow {
+                    device_type: ty.to_string(),
+                    state: state.to_string(),
+                    cycle: false,
+                    trials: *n,
+                });
+            }
+        }
+        rows
     }
 
     /// The cells, pairs in version order first, then chains.
@@ -316,6 +375,7 @@ pub fn assemble(
         run.trials_per_s = run.trials as f64 / run.duration_s;
         run.ops_per_s = run.ops as f64 / run.duration_s;
     }
+    let coverage = tally.coverage();
     let mut cells = tally.cells();
     for c in &mut cells {
         c.detail = details.iter().position(|d| d.chain == c.chain);
@@ -330,6 +390,7 @@ pub fn assemble(
         details,
         behaviour: Vec::new(),
         cross_release: None,
+        coverage,
     }
 }
 
@@ -456,5 +517,51 @@ pub fn detail(t: &TrialOutcome, checks: &[StaticCheck], save_to: Option<&Path>) 
         state_diff: result.state_diff.clone(),
         flash_diff: result.flash_diff.clone(),
         static_findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definitions::project::default_root;
+
+    #[test]
+    fn coverage_lists_every_cycle_state_and_counts_its_variants() {
+        let project = Project::load(&default_root()).expect("project");
+        let mut tally = CellTally::new(&project);
+        let record = |migrated_in: &[&str]| TrialRecord {
+            scenario: "cfi02-erase".into(),
+            chain: vec!["v5".into(), "v5".into()],
+            outcome: Some(Outcome::Identical),
+            expected: true,
+            migrated_in: migrated_in.iter().map(|s| s.to_string()).collect(),
+            ..TrialRecord::default()
+        };
+        tally.add(&record(&[
+            "cfi.pflash02: sector-erase window, timer pending",
+        ]));
+        tally.add(&record(&[
+            "cfi.pflash02: sector-erase window",
+            "cfi.pflash01: read-array",
+        ]));
+        let rows = tally.coverage();
+        let row = |ty: &str, state: &str| {
+            rows.iter()
+                .find(|r| r.device_type == ty && r.state == state)
+                .unwrap_or_else(|| panic!("no row {ty}: {state}"))
+        };
+        assert_eq!(row("cfi.pflash02", "sector-erase window").trials, 2);
+        assert!(row("cfi.pflash02", "sector-erase window").cycle);
+        let variant = row("cfi.pflash02", "sector-erase window, timer pending");
+        assert_eq!((variant.trials, variant.cycle), (1, false));
+        assert_eq!(row("cfi.pflash01", "read-array").trials, 1);
+        assert_eq!(
+            row("cfi.pflash01", "lock: confirm next").trials,
+            0,
+            "listed though never reached"
+        );
+        assert!(rows
+            .iter()
+            .any(|r| r.device_type == "parallel-nor-cfi02-flash"));
     }
 }

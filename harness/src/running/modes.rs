@@ -151,24 +151,10 @@ impl fmt::Display for IntelCycle {
 
 impl fmt::Display for AmdCycle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            AmdCycle::ReadArray => "read-array",
-            AmdCycle::Unlock1 => "unlock 1/2",
-            AmdCycle::UnlockBypass => "unlock-bypass",
-            AmdCycle::Unlocked => "unlocked",
-            AmdCycle::EraseUnlockNext => "erase: unlock next",
-            AmdCycle::EraseUnlock2Next => "erase: unlock 2 next",
-            AmdCycle::EraseCommandNext => "erase: command next",
-            AmdCycle::ProgramData => "program: data next",
-            AmdCycle::Autoselect => "autoselect",
-            AmdCycle::CfiQuery => "cfi-query",
-            AmdCycle::AutoselectCfi => "autoselect-cfi",
-            AmdCycle::SectorEraseWindow => "sector-erase window",
-            AmdCycle::SectorEraseRunning => "sector-erase running",
-            AmdCycle::ChipEraseRunning => "chip-erase running",
-            AmdCycle::Other { cmd, wcycle } => return write!(f, "cmd {cmd:#04x} cycle {wcycle}"),
-        };
-        f.write_str(s)
+        match self {
+            AmdCycle::Other { cmd, wcycle } => write!(f, "cmd {cmd:#04x} cycle {wcycle}"),
+            other => f.write_str(other.kind()),
+        }
     }
 }
 
@@ -204,6 +190,137 @@ impl fmt::Display for Mode {
 /// A short description of the device's command mode.
 pub fn describe(state: &DeviceState) -> String {
     Mode::of(state).to_string()
+}
+
+/// The command-cycle states of the Intel command set a run should migrate in.
+pub const INTEL_CYCLES: &[IntelCycle] = &[
+    IntelCycle::ReadArray,
+    IntelCycle::ProgramData,
+    IntelCycle::EraseConfirm,
+    IntelCycle::LockConfirm,
+    IntelCycle::CfiQuery,
+    IntelCycle::ReadId,
+    IntelCycle::BufferCount,
+    IntelCycle::BufferData { more: 0 },
+    IntelCycle::BufferConfirm,
+    IntelCycle::ReadStatus {
+        cmd: intel::READ_STATUS,
+    },
+];
+
+/// The command-cycle states of the AMD command set a run should migrate in.
+pub const AMD_CYCLES: &[AmdCycle] = &[
+    AmdCycle::ReadArray,
+    AmdCycle::Unlock1,
+    AmdCycle::UnlockBypass,
+    AmdCycle::Unlocked,
+    AmdCycle::EraseUnlockNext,
+    AmdCycle::EraseUnlock2Next,
+    AmdCycle::EraseCommandNext,
+    AmdCycle::ProgramData,
+    AmdCycle::Autoselect,
+    AmdCycle::CfiQuery,
+    AmdCycle::AutoselectCfi,
+    AmdCycle::SectorEraseWindow,
+    AmdCycle::SectorEraseRunning,
+    AmdCycle::ChipEraseRunning,
+];
+
+impl IntelCycle {
+    /// The state without its data (a buffer's word count, a status command).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IntelCycle::ReadArray => "read-array",
+            IntelCycle::ProgramData => "program: data next",
+            IntelCycle::EraseConfirm => "erase: confirm next",
+            IntelCycle::LockConfirm => "lock: confirm next",
+            IntelCycle::CfiQuery => "cfi-query",
+            IntelCycle::ReadId => "read-id",
+            IntelCycle::BufferCount => "buffer: count next",
+            IntelCycle::BufferData { .. } => "buffer: data",
+            IntelCycle::BufferConfirm => "buffer: confirm next",
+            IntelCycle::ReadStatus { .. } => "read-status",
+            IntelCycle::Other { .. } => "other",
+        }
+    }
+}
+
+impl AmdCycle {
+    /// The state's name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AmdCycle::ReadArray => "read-array",
+            AmdCycle::Unlock1 => "unlock 1/2",
+            AmdCycle::UnlockBypass => "unlock-bypass",
+            AmdCycle::Unlocked => "unlocked",
+            AmdCycle::EraseUnlockNext => "erase: unlock next",
+            AmdCycle::EraseUnlock2Next => "erase: unlock 2 next",
+            AmdCycle::EraseCommandNext => "erase: command next",
+            AmdCycle::ProgramData => "program: data next",
+            AmdCycle::Autoselect => "autoselect",
+            AmdCycle::CfiQuery => "cfi-query",
+            AmdCycle::AutoselectCfi => "autoselect-cfi",
+            AmdCycle::SectorEraseWindow => "sector-erase window",
+            AmdCycle::SectorEraseRunning => "sector-erase running",
+            AmdCycle::ChipEraseRunning => "chip-erase running",
+            AmdCycle::Other { .. } => "other",
+        }
+    }
+}
+
+impl Mode {
+    /// The state a coverage count keys on: the cycle without its data, and
+    /// for AMD whether an erase is suspended or a timer pending.
+    pub fn coverage_key(&self) -> String {
+        match self {
+            Mode::Intel { cycle, .. } => cycle.kind().to_string(),
+            Mode::Amd {
+                cycle,
+                erase_suspended,
+                timer_in,
+                ..
+            } => {
+                let mut k = cycle.kind().to_string();
+                if *erase_suspended {
+                    k.push_str(", erase suspended");
+                }
+                if timer_in.is_some() {
+                    k.push_str(", timer pending");
+                }
+                k
+            }
+        }
+    }
+}
+
+/// The device type of a canonical state.
+pub fn type_of(state: &DeviceState) -> &'static str {
+    use devices::{v5, v6};
+    match state {
+        DeviceState::Cfi01V5(_) => v5::cfi01::TYPE_NAME,
+        DeviceState::Cfi02V5(_) => v5::cfi02::TYPE_NAME,
+        DeviceState::Cfi01V6(_) => v6::cfi01::TYPE_NAME,
+        DeviceState::Cfi02V6(_) => v6::cfi02::TYPE_NAME,
+    }
+}
+
+/// `type: state` of a device at a migration point.
+pub fn coverage_entry(state: &DeviceState) -> String {
+    format!("{}: {}", type_of(state), Mode::of(state).coverage_key())
+}
+
+/// The command-cycle states of a device type's command set (coverage keys).
+pub fn cycles_of(type_name: &str) -> Vec<&'static str> {
+    use devices::{v5, v6};
+    match type_name {
+        v5::cfi01::TYPE_NAME | v6::cfi01::TYPE_NAME => {
+            INTEL_CYCLES.iter().map(IntelCycle::kind).collect()
+        }
+        v5::cfi02::TYPE_NAME | v6::cfi02::TYPE_NAME => {
+            AMD_CYCLES.iter().map(AmdCycle::kind).collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -258,5 +375,29 @@ mod tests {
             bus_write(d.as_mut(), 0x555, 1, amd::AUTOSELECT as u64);
             assert!(describe(&d.state()).starts_with("autoselect"), "{ty}");
         }
+    }
+
+    #[test]
+    fn coverage_keys_name_the_cycle_and_what_is_pending() {
+        let mut d = device(
+            "cfi.pflash02,name=f,num-blocks=4,sector-length=0x1000,width=1,unlock-addr0=0x555,unlock-addr1=0x2aa",
+        );
+        for (addr, val) in [
+            (0x555, amd::UNLOCK1),
+            (0x2aa, amd::UNLOCK2),
+            (0x555, amd::ERASE_SETUP),
+            (0x555, amd::UNLOCK1),
+            (0x2aa, amd::UNLOCK2),
+            (0x1000, amd::SECTOR_ERASE),
+        ] {
+            bus_write(d.as_mut(), addr, 1, val as u64);
+        }
+        assert_eq!(
+            coverage_entry(&d.state()),
+            "cfi.pflash02: sector-erase window, timer pending"
+        );
+        assert!(cycles_of("cfi.pflash02").contains(&"sector-erase window"));
+        assert_eq!(cycles_of("cfi.pflash01").len(), INTEL_CYCLES.len());
+        assert!(cycles_of("nor-flash").is_empty());
     }
 }

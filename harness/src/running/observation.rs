@@ -68,6 +68,9 @@ pub struct Observed {
     /// Each op as the run executed it (recorded runs only): before the
     /// first migration the reference's, then the trial's own.
     pub steps: Vec<OpStep>,
+    /// The states the target devices migrated in (`type: state`), where the
+    /// machine showed them.
+    pub migrated_in: Vec<String>,
 }
 
 /// What a trial run observed.

@@ -27,6 +27,9 @@ pub struct Reference {
     pub link: Link,
     /// Each op as the reference executed it, when recorded.
     pub steps: Option<Vec<OpStep>>,
+    /// At each migration point, the states its target devices were in
+    /// (`type: state`, where the machine shows them).
+    pub point_states: Vec<Vec<String>>,
 }
 
 impl Reference {
@@ -58,8 +61,10 @@ pub fn run_reference(
     let mut reads = Vec::new();
     let mut points = Vec::new();
     let mut steps = Vec::new();
+    let mut point_states = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         if matches!(op, TrialOp::Migrate { .. }) {
+            point_states.push(states_at(m.as_ref(), targets));
             points.push(m.save(&scratch)?);
             if record == Record::Steps {
                 steps.push(step(i, String::new(), op.to_string(), None, None));
@@ -76,7 +81,16 @@ pub fn run_reference(
         end,
         link,
         steps: (record == Record::Steps).then_some(steps),
+        point_states,
     })
+}
+
+/// The states of the target devices (`type: state`), where `m` shows them.
+fn states_at(m: &dyn VersionMachine, targets: &[String]) -> Vec<String> {
+    (0..targets.len())
+        .filter_map(|dev| m.target_state(dev))
+        .map(|s| crate::running::modes::coverage_entry(&s))
+        .collect()
 }
 
 /// The device an op accesses and its state before the op (where the
@@ -157,6 +171,7 @@ fn run_trial_inner(
     let mut refusals = Vec::new();
     let mut whole_vm = Vec::new();
     let mut lost_at: Option<String> = None;
+    let mut migrated_in: Vec<String> = Vec::new();
     let mut migrate_us = 0;
     // Recorded steps: the reference's up to the first migration (and while
     // the machine is the untouched source), then the trial's own.
@@ -185,6 +200,15 @@ fn run_trial_inner(
         let dst = &chain[hop.min(chain.len() - 1)];
         let t = Instant::now();
         let owned;
+        let states = match current.as_ref() {
+            None => reference.point_states[hop - 1].clone(),
+            Some(m) => states_at(m.as_ref(), targets),
+        };
+        for s in states {
+            if !migrated_in.contains(&s) {
+                migrated_in.push(s);
+            }
+        }
         let saved = match current.as_mut() {
             None => &reference.points[hop - 1],
             Some(m) => {
@@ -257,6 +281,7 @@ fn run_trial_inner(
         migrate_us,
         total_us: 0,
         steps,
+        migrated_in,
     })))
 }
 

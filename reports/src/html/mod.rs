@@ -2,6 +2,7 @@
 //! external resources), one function per section.
 
 mod behaviour;
+mod coverage;
 mod crossrelease;
 mod details;
 mod machines;
@@ -45,6 +46,7 @@ pub fn render_html(results: &Results) -> String {
     out.push_str(&behaviour::behaviour_section(results));
     out.push_str(&matrix::matrix_section(results, &layout, &notable));
     out.push_str(&real::real_section(results));
+    out.push_str(&coverage::coverage_section(results));
     out.push_str(&details::details_section(results, &layout, &notable));
     out.push_str(&machines::machines_section(results, &layout));
     out.push_str(&run::run_section(results));
@@ -110,7 +112,7 @@ fn header(results: &Results, layout: &Layout) -> String {
          <span class=\"run-kind\">{kind} run</span>\n\
          <nav class=\"toc\" aria-label=\"Sections\">{releases}{behaviour}<a href=\"#matrix\">Matrix</a>\
          <a href=\"#details\">Details <span class=\"pill\">{details}</span></a>\
-         <a href=\"#machines\">Machines</a><a href=\"#run\">Run</a></nav>\n</div>\n\
+         {coverage}<a href=\"#machines\">Machines</a><a href=\"#run\">Run</a></nav>\n</div>\n\
          <p class=\"facts\">{facts}</p>\n{unlisted}{verdict}{totals}</header>\n",
         kind = esc(kind),
         releases = releases_link(results),
@@ -118,6 +120,11 @@ fn header(results: &Results, layout: &Layout) -> String {
             ""
         } else {
             "<a href=\"#behaviour\">Behaviour</a>"
+        },
+        coverage = if results.coverage.is_empty() {
+            String::new()
+        } else {
+            format!("<a href=\"#{}\">Coverage</a>", coverage::SECTION_ID)
         },
         facts = facts.join(" <span class=\"sep\">·</span> "),
         unlisted = crossrelease::unlisted_verdict(results),

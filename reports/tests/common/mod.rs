@@ -181,6 +181,7 @@ pub fn seven_versions() -> Results {
     Results {
         behaviour,
         cross_release: None,
+        coverage: Vec::new(),
         format: FORMAT.to_string(),
         run: RunInfo {
             kind: "soak".to_string(),
