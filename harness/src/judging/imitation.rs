@@ -7,7 +7,9 @@
 //! - any chain on the imitated machine type through `C` is `identical`
 //!   wherever the same chain with `W` everywhere is.
 //!
-//! A trial that breaks either is `diverged`, naming the imitated chain.
+//! Chains of models only: a real build running the same machine type is
+//! another release, whose differences are its own. A trial that breaks
+//! either rule is `diverged`, naming the imitated chain.
 
 use crate::definitions::project::Project;
 use crate::definitions::versions::Version;
@@ -83,7 +85,9 @@ pub fn check_one(
     else {
         return false;
     };
-    if chain[0].machine_type != w.machine_type {
+    // Models only: a real build on the same machine type is another
+    // release, with differences of its own (the known differences).
+    if chain[0].machine_type != w.machine_type || chain.iter().any(|v| v.is_real()) {
         return false;
     }
     let direct = chain.len() == 2 && chain[0].name == c.name && chain[1].name == w.name;
@@ -228,6 +232,31 @@ mod tests {
                 .contains("lossy where v5->v5 is identical"),
             "{}",
             trials[2].result.reason
+        );
+    }
+
+    #[test]
+    fn a_chain_through_a_real_build_is_not_held_to_the_imitated_release() {
+        let p = Project::load(&default_root()).expect("project");
+        let reads = [(1, 0x80)];
+        let mut trials = vec![
+            trial(
+                &p,
+                &["virt-v5", "virt-v5"],
+                result(Outcome::Identical, &reads),
+            ),
+            trial(
+                &p,
+                &["virt-v6-compat", "virt-qemu-10.0"],
+                result(Outcome::Lossy, &reads),
+            ),
+        ];
+        check_imitations(&p, &mut trials);
+        assert_eq!(
+            trials[1].result.outcome,
+            Outcome::Lossy,
+            "{}",
+            trials[1].result.reason
         );
     }
 }
