@@ -14,7 +14,7 @@
 use crate::definitions::project::Project;
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
-use crate::judging::outcome::{verdict, TrialOutcome, TrialResult};
+use crate::judging::outcome::{same_seed, verdict, TrialOutcome, TrialResult};
 use crate::running::machine::Link;
 use crate::running::matrix::chain_name;
 use crate::running::trial::{run_reference, run_trial, Record};
@@ -49,19 +49,9 @@ pub fn check_imitations(project: &Project, trials: &mut [TrialOutcome]) {
     for i in 0..trials.len() {
         let t = &trials[i];
         let (ops, targets) = (t.ops.clone(), t.scenario.devices.clone());
-        let lookup = |chain: &[Arc<Version>]| {
-            let found = trials.iter().find(|u| {
-                u.scenario.name == t.scenario.name
-                    && u.seed == t.seed
-                    && u.chain
-                        .iter()
-                        .map(|v| &v.name)
-                        .eq(chain.iter().map(|v| &v.name))
-            });
-            match found {
-                Some(u) => Some(u.result.clone()),
-                None => run(chain, &targets, &ops),
-            }
+        let lookup = |chain: &[Arc<Version>]| match same_seed(trials, t, chain) {
+            Some(u) => Some(u.result.clone()),
+            None => run(chain, &targets, &ops),
         };
         let mut result = t.result.clone();
         if check_one(project, &t.chain, &mut result, &lookup) {

@@ -6,7 +6,7 @@ use crate::definitions::project::{model_of, Project};
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::judging::outcome::TrialOutcome;
-use crate::judging::outcome::{verdict, TrialResult};
+use crate::judging::outcome::{same_seed, verdict, TrialResult};
 use crate::running::machine::Link;
 use crate::running::trial::{run_reference, run_trial, Record};
 use reports::Outcome;
@@ -27,15 +27,7 @@ pub fn check_against_models(project: &Project, trials: &mut [TrialOutcome]) {
             continue;
         };
         let chain: Vec<Arc<Version>> = t.chain.iter().map(|_| model.clone()).collect();
-        let found = trials.iter().find(|u| {
-            u.scenario.name == t.scenario.name
-                && u.seed == t.seed
-                && u.chain
-                    .iter()
-                    .map(|v| &v.name)
-                    .eq(chain.iter().map(|v| &v.name))
-        });
-        let model_run = match found {
+        let model_run = match same_seed(trials, t, &chain) {
             Some(u) => u.result.clone(),
             None => {
                 let Ok(r) = run_reference(

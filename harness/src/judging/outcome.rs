@@ -53,6 +53,22 @@ impl TrialResult {
     }
 }
 
+/// The trial of `chain` among `trials` with `t`'s scenario and seed.
+pub fn same_seed<'a>(
+    trials: &'a [TrialOutcome],
+    t: &TrialOutcome,
+    chain: &[Arc<Version>],
+) -> Option<&'a TrialOutcome> {
+    trials.iter().find(|u| {
+        u.scenario.name == t.scenario.name
+            && u.seed == t.seed
+            && u.chain
+                .iter()
+                .map(|v| &v.name)
+                .eq(chain.iter().map(|v| &v.name))
+    })
+}
+
 /// A trial's reason starts with this when the whole-VM stream was refused
 /// by another device and the flash-only stream was judged instead.
 pub const WHOLE_VM_REFUSED: &str = "whole-VM stream refused";
