@@ -19,5 +19,5 @@ pub use escape::escape_html;
 pub use html::render_html;
 pub use results::{Outcome, Results};
 pub use summary::summary_table;
-pub use view::{prediction, prediction_failed};
+pub use view::{coverage_by_type, prediction, prediction_failed, TypeCoverage};
 pub use write::{write_report, ReportPaths};

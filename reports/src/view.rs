@@ -2,7 +2,9 @@
 //! classification and the matrix layout (rows = sources, columns =
 //! destinations, chains after).
 
-use crate::results::{Cell, ObservedDifference, Outcome, Results, TrialRecord, BEHAVIOUR_KIND};
+use crate::results::{
+    Cell, CoverageRow, ObservedDifference, Outcome, Results, TrialRecord, BEHAVIOUR_KIND,
+};
 use std::collections::{BTreeMap, HashMap};
 
 /// Outcomes that make a cell worth a details section even when expected.
@@ -75,6 +77,44 @@ pub fn prediction(cell: &Cell) -> Option<String> {
         word(predicted),
         word(observed)
     ))
+}
+
+/// One device type's coverage: its rows, and how many of its command-cycle
+/// states trials migrated in.
+pub struct TypeCoverage<'a> {
+    pub device_type: &'a str,
+    pub rows: Vec<&'a CoverageRow>,
+    pub cycles: usize,
+    /// The command-cycle states no trial migrated in.
+    pub never: Vec<&'a str>,
+}
+
+/// The coverage rows grouped by device type, in first-seen order.
+pub fn coverage_by_type(rows: &[CoverageRow]) -> Vec<TypeCoverage<'_>> {
+    let mut out: Vec<TypeCoverage<'_>> = Vec::new();
+    for r in rows {
+        let i = match out.iter().position(|t| t.device_type == r.device_type) {
+            Some(i) => i,
+            None => {
+                out.push(TypeCoverage {
+                    device_type: &r.device_type,
+                    rows: Vec::new(),
+                    cycles: 0,
+                    never: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let t = &mut out[i];
+        t.rows.push(r);
+        if r.cycle {
+            t.cycles += 1;
+            if r.trials == 0 {
+                t.never.push(&r.state);
+            }
+        }
+    }
+    out
 }
 
 /// True if the static checker's prediction did not come true.

@@ -8,7 +8,9 @@ use crate::commands::{load_project, CliError};
 use crate::definitions::project::Project;
 use crate::generation::generator::TrialOp;
 use crate::judging::verdicts::run_cells;
-use crate::running::board::{migrate, Board};
+use crate::running::board::Board;
+use crate::running::launch::load;
+use crate::running::machine::{Scratch, VersionMachine};
 use std::process::ExitCode;
 
 use devices::{bus_read, bus_write, BlockBackend, DeviceSpec, FlashDevice};
@@ -90,8 +92,10 @@ pub fn migration_rate(project: &Project, budget: Duration) -> Value {
             val: i,
         });
     }
+    let scratch = Scratch::default();
     let per_s = rate(budget, 1, || {
-        black_box(migrate(&board, v).ok());
+        let saved = VersionMachine::save(&mut board, &scratch).expect("a model saves");
+        black_box(load(&saved, v, &targets, &scratch).ok());
     });
     json!({ "version": v.name, "migrations_per_s": per_s, "us_per_migration": 1e6 / per_s })
 }

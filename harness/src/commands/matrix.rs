@@ -209,32 +209,18 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
 /// One line per device type: the command-cycle states its trials migrated
 /// in, and those none did.
 fn coverage_lines(rows: &[reports::results::CoverageRow]) -> Vec<String> {
-    let mut types: Vec<&str> = Vec::new();
-    for r in rows {
-        if !types.contains(&r.device_type.as_str()) {
-            types.push(&r.device_type);
-        }
-    }
-    types
-        .into_iter()
-        .map(|ty| {
-            let cycles: Vec<_> = rows
-                .iter()
-                .filter(|r| r.device_type == ty && r.cycle)
-                .collect();
-            let never: Vec<&str> = cycles
-                .iter()
-                .filter(|r| r.trials == 0)
-                .map(|r| r.state.as_str())
-                .collect();
+    reports::coverage_by_type(rows)
+        .iter()
+        .map(|t| {
             format!(
-                "coverage: {ty}: migrated in {}/{} command-cycle states{}",
-                cycles.len() - never.len(),
-                cycles.len(),
-                if never.is_empty() {
+                "coverage: {}: migrated in {}/{} command-cycle states{}",
+                t.device_type,
+                t.cycles - t.never.len(),
+                t.cycles,
+                if t.never.is_empty() {
                     String::new()
                 } else {
-                    format!(" (never: {})", never.join("; "))
+                    format!(" (never: {})", t.never.join("; "))
                 }
             )
         })

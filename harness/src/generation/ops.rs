@@ -42,7 +42,7 @@ pub enum TrialOp {
 
 impl TrialOp {
     /// A write of `width` bytes to scenario device `dev`.
-    pub fn write(dev: usize, addr: u64, width: u32, val: u64) -> TrialOp {
+    pub const fn write(dev: usize, addr: u64, width: u32, val: u64) -> TrialOp {
         TrialOp::Write {
             dev,
             addr,
@@ -52,7 +52,7 @@ impl TrialOp {
     }
 
     /// A read of `width` bytes from scenario device `dev`.
-    pub fn read(dev: usize, addr: u64, width: u32) -> TrialOp {
+    pub const fn read(dev: usize, addr: u64, width: u32) -> TrialOp {
         TrialOp::Read { dev, addr, width }
     }
 }

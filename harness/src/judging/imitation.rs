@@ -48,6 +48,9 @@ pub fn imitated<'a>(project: &'a Project, v: &Version) -> Option<&'a Arc<Version
 pub fn check_imitations(project: &Project, trials: &mut [TrialOutcome]) {
     for i in 0..trials.len() {
         let t = &trials[i];
+        if !t.chain.iter().any(|v| imitated(project, v).is_some()) {
+            continue;
+        }
         let (ops, targets) = (t.ops.clone(), t.scenario.devices.clone());
         let lookup = |chain: &[Arc<Version>]| match same_seed(trials, t, chain) {
             Some(u) => Some(u.result.clone()),

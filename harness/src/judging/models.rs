@@ -141,17 +141,9 @@ properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, wi
     }
 
     const OPS: &[TrialOp] = &[
-        TrialOp::Read {
-            dev: 0,
-            addr: 0,
-            width: 4,
-        },
+        TrialOp::read(0, 0, 4),
         TrialOp::Migrate { to: None },
-        TrialOp::Read {
-            dev: 0,
-            addr: 4,
-            width: 4,
-        },
+        TrialOp::read(0, 4, 4),
     ];
 
     #[test]

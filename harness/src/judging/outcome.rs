@@ -282,17 +282,9 @@ mod tests {
     use super::*;
 
     const OPS: &[TrialOp] = &[
-        TrialOp::Read {
-            dev: 0,
-            addr: 0,
-            width: 4,
-        },
+        TrialOp::read(0, 0, 4),
         TrialOp::Migrate { to: None },
-        TrialOp::Read {
-            dev: 0,
-            addr: 0,
-            width: 4,
-        },
+        TrialOp::read(0, 0, 4),
     ];
     const REFERENCE: &[(usize, u64)] = &[(0, 0xff), (2, 0x80)];
 

@@ -218,28 +218,6 @@ impl Board {
     }
 }
 
-/// Migrates `src` to a fresh machine of version `dst` through the migration
-/// stream: save on the source, load on a freshly realized destination that
-/// opens the source's drives. The source is never modified; on refusal the
-/// caller keeps running it.
-pub fn migrate(src: &Board, dst: &Arc<Version>) -> Result<Board, Refusal> {
-    let bytes = src.machine.save();
-    let drives: Vec<BlockBackend> = src
-        .machine
-        .devices
-        .iter()
-        .map(|d| d.backend().fork())
-        .collect();
-    let mut next = match Board::opening(&src.version, dst, &[], &drives) {
-        Ok(Ok(b)) => b,
-        Ok(Err(refusal)) => return Err(refusal),
-        Err(reason) => return Err(Refusal::Model(reason)),
-    };
-    next.targets = src.targets.clone();
-    next.machine.load_into(&bytes)?;
-    Ok(next)
-}
-
 impl VersionMachine for Board {
     fn version(&self) -> &Arc<Version> {
         &self.version

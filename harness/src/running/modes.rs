@@ -134,17 +134,10 @@ fn amd_cycle(cmd: u8, wcycle: u8, bypass: bool, status: u8) -> AmdCycle {
 impl fmt::Display for IntelCycle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            IntelCycle::ReadArray => f.write_str("read-array"),
-            IntelCycle::ProgramData => f.write_str("program: data next"),
-            IntelCycle::EraseConfirm => f.write_str("erase: confirm next"),
-            IntelCycle::LockConfirm => f.write_str("lock: confirm next"),
-            IntelCycle::CfiQuery => f.write_str("cfi-query"),
-            IntelCycle::ReadId => f.write_str("read-id"),
-            IntelCycle::BufferCount => f.write_str("buffer: count next"),
             IntelCycle::BufferData { more } => write!(f, "buffer: data ({more} more)"),
-            IntelCycle::BufferConfirm => f.write_str("buffer: confirm next"),
             IntelCycle::ReadStatus { cmd } => write!(f, "read-status (cmd {cmd:#04x})"),
             IntelCycle::Other { cmd, wcycle } => write!(f, "cmd {cmd:#04x} cycle {wcycle}"),
+            other => f.write_str(other.kind()),
         }
     }
 }

@@ -14,19 +14,12 @@ pub(super) fn coverage_section(results: &Results) -> String {
     if results.coverage.is_empty() {
         return String::new();
     }
-    let mut types: Vec<&str> = Vec::new();
-    for r in &results.coverage {
-        if !types.contains(&r.device_type.as_str()) {
-            types.push(&r.device_type);
-        }
-    }
-    let rows: Vec<String> = types
+    let rows: Vec<String> = crate::view::coverage_by_type(&results.coverage)
         .iter()
-        .map(|ty| {
-            let of_type = || results.coverage.iter().filter(|r| r.device_type == *ty);
-            let cycles = of_type().filter(|r| r.cycle).count();
-            let reached = of_type().filter(|r| r.cycle && r.trials > 0).count();
-            let states: Vec<String> = of_type()
+        .map(|t| {
+            let states: Vec<String> = t
+                .rows
+                .iter()
                 .map(|r| {
                     let class = match (r.cycle, r.trials) {
                         (true, 0) => "never",
@@ -41,8 +34,10 @@ pub(super) fn coverage_section(results: &Results) -> String {
                 })
                 .collect();
             format!(
-                "<tr><td><code>{}</code></td><td>{reached}/{cycles}</td><td><ul class=\"states\">{}</ul></td></tr>\n",
-                esc(ty),
+                "<tr><td><code>{}</code></td><td>{}/{}</td><td><ul class=\"states\">{}</ul></td></tr>\n",
+                esc(t.device_type),
+                t.cycles - t.never.len(),
+                t.cycles,
                 states.join("")
             )
         })
