@@ -32,13 +32,6 @@ pub struct Reference {
     pub point_states: Vec<Vec<String>>,
 }
 
-impl Reference {
-    /// The stream saved at each migration point, in order.
-    pub fn streams(&self) -> impl Iterator<Item = &[u8]> {
-        self.points.iter().map(|p| p.stream.as_slice())
-    }
-}
-
 /// Whether a run records each op (with the accessed device's state before
 /// it) for the report's op rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
