@@ -68,6 +68,9 @@ pub trait FlashDevice: Send + Sync + std::fmt::Debug {
     /// The device as [`Any`], so that the catalogue can read the canonical
     /// state of its concrete type ([`crate::DeviceState::of`]).
     fn as_any(&self) -> &dyn Any;
+    /// The device as mutable [`Any`], so that the catalogue can set the
+    /// canonical state of its concrete type.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
     /// An independent copy (copy-on-write storage; file backends detach).
     fn fork(&self) -> Box<dyn FlashDevice>;
     /// The device a QEMU 7.2.22-style destination holds after an incoming

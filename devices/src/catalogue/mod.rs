@@ -10,7 +10,7 @@
 pub mod compat;
 mod state;
 
-pub use state::{project_like, state_schema, to_v5, DeviceState};
+pub use state::{project_like, state_schema, to_v5, DeviceState, StateMismatch};
 
 use crate::backend::BlockBackend;
 use crate::device::{DeviceError, FlashDevice};

@@ -60,6 +60,81 @@ impl dyn FlashDevice + '_ {
     }
 }
 
+/// A canonical state given to a device of another type.
+#[derive(Debug, thiserror::Error)]
+#[error("a {state} state cannot be set on a {device} device")]
+pub struct StateMismatch {
+    pub state: &'static str,
+    pub device: &'static str,
+}
+
+impl DeviceState {
+    /// The device type the state belongs to.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            DeviceState::Cfi01V5(_) => v5::cfi01::TYPE_NAME,
+            DeviceState::Cfi02V5(_) => v5::cfi02::TYPE_NAME,
+            DeviceState::Cfi01V6(_) => v6::cfi01::TYPE_NAME,
+            DeviceState::Cfi02V6(_) => v6::cfi02::TYPE_NAME,
+        }
+    }
+
+    /// The same state with the ROM-device read mode `romd`.
+    pub fn with_romd(&self, romd: bool) -> DeviceState {
+        let mut s = self.clone();
+        match &mut s {
+            DeviceState::Cfi01V5(s) => s.romd = romd,
+            DeviceState::Cfi02V5(s) => s.rom_mode = romd,
+            DeviceState::Cfi01V6(s) => s.romd = romd,
+            DeviceState::Cfi02V6(s) => s.romd = romd,
+        }
+        s
+    }
+
+    /// The same state with the read mode its command state implies, as a
+    /// destination that restores it derives it: a cfi01 serves reads from
+    /// the array (ROMD on) only in Read Array with no cycle pending. cfi02
+    /// states are returned as they are.
+    pub fn with_read_mode_restored(&self) -> DeviceState {
+        match self {
+            DeviceState::Cfi01V5(s) => {
+                let romd = s.wcycle == 0 && s.cmd == v5::cfi01::commands::CMD_READ_ARRAY_QEMU;
+                self.with_romd(romd)
+            }
+            DeviceState::Cfi01V6(s) => {
+                let romd = s.wcycle == 0 && s.cmd == v6::cfi01::IntelCommand::ReadArray;
+                self.with_romd(romd)
+            }
+            DeviceState::Cfi02V5(_) | DeviceState::Cfi02V6(_) => self.clone(),
+        }
+    }
+
+    /// Sets this state on `dev`, a device of the state's type (same
+    /// configuration); nothing changes on a mismatch.
+    pub fn set_on(&self, dev: &mut dyn FlashDevice) -> Result<(), StateMismatch> {
+        let mismatch = StateMismatch {
+            state: self.type_name(),
+            device: dev.type_name(),
+        };
+        let any = dev.as_any_mut();
+        match self {
+            DeviceState::Cfi01V5(s) => any
+                .downcast_mut::<v5::cfi01::PflashCfi01>()
+                .map(|d| d.set_state(s)),
+            DeviceState::Cfi02V5(s) => any
+                .downcast_mut::<v5::cfi02::PflashCfi02>()
+                .map(|d| d.set_state(s)),
+            DeviceState::Cfi01V6(s) => any
+                .downcast_mut::<v6::cfi01::ParallelNorCfi01Flash>()
+                .map(|d| d.set_state(s)),
+            DeviceState::Cfi02V6(s) => any
+                .downcast_mut::<v6::cfi02::ParallelNorCfi02Flash>()
+                .map(|d| d.set_state(s)),
+        }
+        .ok_or(mismatch)
+    }
+}
+
 /// The JSON Schema of a device type's canonical state (the shape
 /// [`DeviceState`] serializes to), or `None` for an unknown type.
 pub fn state_schema(type_name: &str) -> Option<serde_json::Value> {
@@ -104,6 +179,38 @@ mod tests {
     use super::*;
     use crate::catalogue::{create, KNOWN_TYPES};
     use crate::{BlockBackend, DeviceSpec};
+
+    #[test]
+    fn a_state_set_on_a_device_of_its_type_is_the_state_it_then_has() {
+        for ty in KNOWN_TYPES {
+            let spec = format!("{ty},num-blocks=4,sector-length=0x1000,width=2,name=f");
+            let mut dev = create(&DeviceSpec::parse(&spec).unwrap(), BlockBackend::none()).unwrap();
+            let off = dev.state().with_romd(false);
+            assert_ne!(off, dev.state(), "{ty}: a fresh device has ROMD on");
+            off.set_on(dev.as_mut()).unwrap();
+            assert_eq!(dev.state(), off, "{ty}");
+            assert!(!dev.romd(), "{ty}");
+        }
+        let spec = "cfi.pflash01,num-blocks=4,sector-length=0x1000,width=2,name=f";
+        let mut v5 = create(&DeviceSpec::parse(spec).unwrap(), BlockBackend::none()).unwrap();
+        let before = v5.state();
+        let v6 = DeviceState::Cfi01V6(devices_v6_state());
+        let e = v6.set_on(v5.as_mut()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a parallel-nor-cfi01-flash state cannot be set on a cfi.pflash01 device"
+        );
+        assert_eq!(v5.state(), before);
+    }
+
+    fn devices_v6_state() -> v6::cfi01::State {
+        let spec = "parallel-nor-cfi01-flash,num-blocks=4,sector-length=0x1000,width=2,name=f";
+        let dev = create(&DeviceSpec::parse(spec).unwrap(), BlockBackend::none()).unwrap();
+        match dev.state() {
+            DeviceState::Cfi01V6(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn every_known_type_has_a_state_tagged_with_its_type_name() {

@@ -151,6 +151,9 @@ impl FlashDevice for MockDevice {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
     fn fork(&self) -> Box<dyn FlashDevice> {
         Box::new(MockDevice {
             m: self.m.clone(),

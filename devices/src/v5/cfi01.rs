@@ -311,6 +311,10 @@ impl FlashDevice for PflashCfi01 {
         self
     }
 
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
     fn fork(&self) -> Box<dyn FlashDevice> {
         Box::new(PflashCfi01 {
             backend: self.backend.fork(),

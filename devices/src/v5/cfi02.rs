@@ -313,6 +313,10 @@ impl FlashDevice for PflashCfi02 {
         self
     }
 
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
     fn fork(&self) -> Box<dyn FlashDevice> {
         let mut copy = self.clone();
         copy.backend = self.backend.fork();

@@ -482,6 +482,10 @@ impl<D: ParallelNorDevice> FlashDevice for D {
         self
     }
 
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
     fn fork(&self) -> Box<dyn FlashDevice> {
         let mut copy = self.clone();
         *copy.parallel_mut() = self.parallel().fork();

@@ -7,6 +7,7 @@ pub mod features;
 pub mod file_error;
 pub mod known_differences;
 pub mod layout;
+pub mod losses;
 pub mod project;
 pub mod scenarios;
 pub mod versions;

@@ -279,6 +279,26 @@ fn toml_value_string(v: &toml::Value) -> Option<String> {
 }
 
 /// Parses one machine definition from `text` (`path` names it in errors).
+/// True if `a` and `b` are versions of different releases as far as their
+/// differences go: one of them is a real build, their releases differ, and
+/// neither is the model of the other (a model that departs from its release
+/// is a bug, never a difference between releases).
+pub fn across_releases(a: &Version, b: &Version) -> bool {
+    let model_of = |real: &Version, m: &Version| {
+        !m.is_real()
+            && m.board == real.board
+            && real
+                .emulator
+                .as_ref()
+                .and_then(|e| e.model.as_deref())
+                .is_some_and(|model| m.file.file_stem().is_some_and(|s| s == model))
+    };
+    (a.is_real() || b.is_real())
+        && a.release_name != b.release_name
+        && !model_of(a, b)
+        && !model_of(b, a)
+}
+
 pub fn parse_version(path: &Path, text: &str) -> Result<Version, FileError> {
     let file: MachineFile =
         toml::from_str(text).map_err(|e| FileError::from_toml(path, text, e))?;

@@ -2,45 +2,19 @@
 //! device promises under the machine type it runs, the hops that may lose
 //! state, and the refusals predicted.
 
-use crate::definitions::features::{MIGRATES_COMMAND_STATE, RESTORES_READ_MODE};
-use crate::definitions::layout::{command_set, CommandSet};
+use crate::definitions::losses::hop_losses;
 use crate::definitions::versions::Version;
 use reports::Outcome;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// The features of device `d` of version `v` while it runs `machine_type`
-/// (a destination keeps the machine type of the stream it accepted, so a
-/// version may run another machine type than its own; conditions are
-/// re-evaluated with that `machine-type:` symbol).
-pub fn features_running(v: &Version, id: &str, machine_type: &str) -> BTreeSet<String> {
-    let Some(d) = v.device(id) else {
-        return BTreeSet::new();
-    };
-    if machine_type == v.machine_type {
-        return d.features.clone();
-    }
-    let symbols = v.symbols_running(machine_type);
-    d.declared_features
-        .iter()
-        .filter(|f| f.effective(&symbols))
-        .map(|f| f.name().to_string())
-        .collect()
-}
-
 /// True if a hop `a → b` running `machine_type` may lose command state: a
 /// target device on either side does not promise `migrates-command-state`
 /// (or, for cfi01, `restores-read-mode`).
 pub fn loss_allowed(a: &Version, b: &Version, machine_type: &str, targets: &[String]) -> bool {
-    targets.iter().any(|id| {
-        [a, b].iter().any(|v| {
-            let intel = v
-                .device(id)
-                .is_some_and(|d| command_set(&d.type_name) == Some(CommandSet::Intel));
-            let f = features_running(v, id, machine_type);
-            !f.contains(MIGRATES_COMMAND_STATE) || (intel && !f.contains(RESTORES_READ_MODE))
-        })
-    })
+    hop_losses(a, b, machine_type)
+        .iter()
+        .any(|l| targets.contains(&l.device))
 }
 
 /// True if `b` is expected to refuse a stream running `machine_type` (from

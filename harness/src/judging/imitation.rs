@@ -113,7 +113,7 @@ pub fn check_one(
 /// Runs and judges `chain` on `ops`.
 pub fn run(chain: &[Arc<Version>], targets: &[String], ops: &[TrialOp]) -> Option<TrialResult> {
     let r = run_reference(&chain[0], targets, ops, Link::Shared, Record::Nothing).ok()?;
-    Some(verdict(ops, targets, run_trial(chain, targets, ops, &r)))
+    Some(verdict(ops, run_trial(chain, targets, ops, &r)))
 }
 
 /// How a trial `C → W` differs from `W → W`, if it does.

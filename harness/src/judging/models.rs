@@ -39,11 +39,7 @@ pub fn check_against_models(project: &Project, trials: &mut [TrialOutcome]) {
                 ) else {
                     continue;
                 };
-                verdict(
-                    &t.ops,
-                    &t.scenario.devices,
-                    run_trial(&chain, &t.scenario.devices, &t.ops, &r),
-                )
+                verdict(&t.ops, run_trial(&chain, &t.scenario.devices, &t.ops, &r))
             }
         };
         let t = &trials[i];

@@ -2,11 +2,11 @@
 //! pure function, [`judge`], with the table as its unit test.
 
 use crate::definitions::scenarios::Scenario;
-use crate::definitions::versions::Version;
+use crate::definitions::versions::{across_releases, Version};
 use crate::generation::generator::TrialOp;
 use crate::judging::comparison::{flash_diffs_of, state_diffs};
-use crate::judging::expectations::loss_allowed;
-use crate::running::observation::{Observation, OpStep};
+use crate::running::observation::{End, HopLoss, LossyRun, Observation, Observed, OpStep};
+use crate::running::trial::run_lossy;
 use reports::results::{FlashDiff, StateDiff};
 use reports::Outcome;
 use std::collections::BTreeSet;
@@ -91,11 +91,33 @@ impl TrialOutcome {
     }
 }
 
-/// The result of a trial from its observation: the hops that loaded say
-/// whether state may be lost (the features of `targets` on both sides), the
-/// ends are compared, and [`judge`] decides. A whole-VM stream refused
+/// The result of a trial from its observation: the ends are compared and
+/// [`judge`] decides. A difference is a loss only where the trial ends
+/// exactly as the reference run with the declared losses of some of its
+/// hops applied (each hop loses what its versions' missing features excuse,
+/// or nothing); anything beyond is `diverged`. A whole-VM stream refused
 /// because of another device is told beside the flash-only verdict.
-pub fn verdict(ops: &[TrialOp], targets: &[String], observation: Observation) -> TrialResult {
+pub fn verdict(ops: &[TrialOp], observation: Observation) -> TrialResult {
+    verdict_with(ops, observation, &mut |o, lost| {
+        let units: Vec<(&HopLoss, bool)> = o
+            .declared_losses
+            .iter()
+            .map(|h| (h, lost.iter().any(|l| std::ptr::eq(*l, h))))
+            .collect();
+        run_lossy(&o.source, &o.targets, ops, o.link, &units).map_err(|e| e.to_string())
+    })
+}
+
+/// The run a trial is compared with when exactly the declared losses
+/// `lost` happened, the others kept (`None`: the source cannot run it).
+type LossyRunner<'a> = dyn FnMut(&Observed, &[&HopLoss]) -> Result<Option<LossyRun>, String> + 'a;
+
+/// [`verdict`] with the runs of declared losses from `lossy`.
+pub fn verdict_with(
+    ops: &[TrialOp],
+    observation: Observation,
+    lossy: &mut LossyRunner<'_>,
+) -> TrialResult {
     let o = match observation {
         Observation::Ran(o) => o,
         Observation::Crashed {
@@ -108,31 +130,60 @@ pub fn verdict(ops: &[TrialOp], targets: &[String], observation: Observation) ->
             return r;
         }
     };
-    let loss_permitted = o
-        .loaded
-        .iter()
-        .any(|h| loss_allowed(&h.from, &h.to, &o.machine_type, targets));
     let (re, end) = (&o.reference_end, &o.end);
-    let flash_diff = flash_diffs_of(
-        &end.version,
-        &re.arrays,
-        &re.images,
-        &end.arrays,
-        &end.images,
-    );
-    let state_diff = match (&re.states, &end.states) {
-        (Some(r), Some(g)) => state_diffs(r, g),
-        _ => Vec::new(),
+    let against_reference = Against::of(&o.reads, &o.reference_reads, re, end);
+    let checked = if o.declared_losses.is_empty() || against_reference.is_empty() {
+        LossCheck::NotNeeded
+    } else {
+        check_losses(&o, lossy)
     };
+    let (reference_reads, diffs, loss_permitted, loss_note) = match checked {
+        LossCheck::NotNeeded => (o.reference_reads.clone(), against_reference, false, None),
+        LossCheck::Unchecked(why) => (
+            o.reference_reads.clone(),
+            against_reference,
+            true,
+            Some(format!(
+                "declared losses ({}) not checked exactly: {why}",
+                describe_hops(&o.declared_losses.iter().collect::<Vec<_>>())
+            )),
+        ),
+        LossCheck::Exact(lost) => (
+            o.reference_reads.clone(),
+            against_reference,
+            true,
+            Some(format!(
+                "exactly the declared losses of {}",
+                describe_hops(&lost)
+            )),
+        ),
+        LossCheck::Beyond { run, diffs } => (
+            run.reads,
+            diffs,
+            false,
+            Some(format!(
+                "beyond the declared losses ({}): the differences shown are from the reference run that lost all of that",
+                describe_hops(&o.declared_losses.iter().collect::<Vec<_>>())
+            )),
+        ),
+        LossCheck::Failed(why) => (
+            o.reference_reads.clone(),
+            against_reference,
+            false,
+            Some(format!("the declared losses could not be checked: {why}")),
+        ),
+    };
+    let o = *o;
     let mut r = judge(Judged {
         ops,
         reads: o.reads,
-        reference_reads: &o.reference_reads,
+        reference_reads: &reference_reads,
         lost_at: o.lost_at,
         refusals: o.refusals,
         loss_permitted,
-        flash_diff,
-        state_diff,
+        loss_note,
+        flash_diff: diffs.flash,
+        state_diff: diffs.state,
         migrate_us: o.migrate_us,
     });
     r.total_us = o.total_us;
@@ -155,6 +206,124 @@ pub fn verdict(ops: &[TrialOp], targets: &[String], observation: Observation) ->
     r
 }
 
+/// How the declared losses of a differing trial were checked.
+enum LossCheck<'a> {
+    NotNeeded,
+    /// The trial ends as the run where these hops lost what they declare.
+    Exact(Vec<&'a HopLoss>),
+    /// No such run: the differences from the run where every hop lost.
+    Beyond {
+        run: LossyRun,
+        diffs: Against,
+    },
+    /// The source cannot run it (real QEMU).
+    Unchecked(String),
+    Failed(String),
+}
+
+/// At most this many declared losses (one kind of loss at one hop) are
+/// tried in every combination (lost or kept); longer chains try "all lost"
+/// only.
+const LOSS_COMBINATIONS_UP_TO: usize = 6;
+
+/// Finds the declared losses that make the reference run end as the trial:
+/// each may have happened or not (a version may keep more than it
+/// promises), all lost first.
+fn check_losses<'a>(o: &'a Observed, lossy: &mut LossyRunner<'_>) -> LossCheck<'a> {
+    if let Some(h) = o.loaded.iter().find(|h| across_releases(&h.from, &h.to)) {
+        return LossCheck::Unchecked(format!(
+            "{} -> {} crosses releases, whose differences are judged between the real builds",
+            h.from.name, h.to.name
+        ));
+    }
+    let k = o.declared_losses.len();
+    let all = (1u32 << k) - 1;
+    let masks: Vec<u32> = if k <= LOSS_COMBINATIONS_UP_TO {
+        (1..=all).rev().collect()
+    } else {
+        vec![all]
+    };
+    let mut all_lost = None;
+    for mask in masks {
+        let hops: Vec<&HopLoss> = o
+            .declared_losses
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, h)| h)
+            .collect();
+        let run = match lossy(o, &hops) {
+            Ok(Some(run)) => run,
+            Ok(None) => {
+                return LossCheck::Unchecked(format!(
+                    "the source {} cannot set a device's state (its model check covers it)",
+                    o.source.name
+                ))
+            }
+            Err(e) => return LossCheck::Failed(e),
+        };
+        let diffs = Against::of(&o.reads, &run.reads, &run.end, &o.end);
+        if diffs.is_empty() {
+            return LossCheck::Exact(hops);
+        }
+        if mask == all {
+            all_lost = Some((run, diffs));
+        }
+    }
+    match all_lost {
+        Some((run, diffs)) => LossCheck::Beyond { run, diffs },
+        None => LossCheck::Failed("no run with every declared loss".into()),
+    }
+}
+
+/// `a -> b at op N: dev: loss, …; …`
+fn describe_hops(hops: &[&HopLoss]) -> String {
+    hops.iter()
+        .map(|h| {
+            let what: Vec<String> = h.losses.iter().map(|l| l.to_string()).collect();
+            format!("{} at op {}: {}", h.hop, h.at, what.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The differences of a trial's end from another run's end.
+struct Against {
+    reads_differ: bool,
+    flash: Vec<FlashDiff>,
+    state: Vec<StateDiff>,
+}
+
+impl Against {
+    fn of(
+        reads: &[(usize, u64)],
+        their_reads: &[(usize, u64)],
+        theirs: &End,
+        end: &End,
+    ) -> Against {
+        let flash = flash_diffs_of(
+            &end.version,
+            &theirs.arrays,
+            &theirs.images,
+            &end.arrays,
+            &end.images,
+        );
+        let state = match (&theirs.states, &end.states) {
+            (Some(r), Some(g)) => state_diffs(r, g),
+            _ => Vec::new(),
+        };
+        Against {
+            reads_differ: reads != their_reads,
+            flash,
+            state,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.reads_differ && self.flash.is_empty() && self.state.is_empty()
+    }
+}
+
 /// What a trial observed, ready to be judged.
 pub struct Judged<'a> {
     pub ops: &'a [TrialOp],
@@ -164,8 +333,11 @@ pub struct Judged<'a> {
     pub lost_at: Option<String>,
     /// One line per refused hop.
     pub refusals: Vec<String>,
-    /// Some hop that loaded may lose state, as its features allow.
+    /// The differences are what the hops that loaded lose by declaration
+    /// (exactly, where it could be checked).
     pub loss_permitted: bool,
+    /// How the declared losses were checked, told beside the reason.
+    pub loss_note: Option<String>,
     pub flash_diff: Vec<FlashDiff>,
     pub state_diff: Vec<StateDiff>,
     pub migrate_us: u64,
@@ -180,6 +352,7 @@ pub fn judge(j: Judged<'_>) -> TrialResult {
         lost_at,
         refusals,
         loss_permitted,
+        loss_note,
         flash_diff,
         state_diff,
         migrate_us,
@@ -261,6 +434,10 @@ pub fn judge(j: Judged<'_>) -> TrialResult {
         (Outcome::Lossy, describe())
     } else {
         (Outcome::Diverged, describe())
+    };
+    let reason = match loss_note {
+        Some(note) if differs => format!("{reason}; {note}"),
+        _ => reason,
     };
     TrialResult {
         outcome,
@@ -497,6 +674,7 @@ mod tests {
                     Vec::new()
                 },
                 loss_permitted: row.loss_permitted,
+                loss_note: None,
                 flash_diff: if row.flash {
                     vec![flash_diff()]
                 } else {
@@ -528,6 +706,7 @@ mod tests {
             lost_at: None,
             refusals: Vec::new(),
             loss_permitted: false,
+            loss_note: None,
             flash_diff: Vec::new(),
             state_diff: Vec::new(),
             migrate_us: 0,
@@ -540,6 +719,7 @@ mod tests {
             lost_at: None,
             refusals: Vec::new(),
             loss_permitted: false,
+            loss_note: None,
             flash_diff: Vec::new(),
             state_diff: Vec::new(),
             migrate_us: 0,
@@ -554,8 +734,9 @@ mod tests {
     // `verdict`: an observation to a result (the table above decides; these
     // pin what feeds it).
 
+    use crate::definitions::losses::{DeviceLoss, Loss};
     use crate::definitions::versions::parse_version;
-    use crate::running::observation::{End, Hop, Observed};
+    use crate::running::observation::Hop;
     use devices::Storage;
 
     /// A one-device version promising `features`.
@@ -605,6 +786,10 @@ features = [{features}]
             refusals: Vec::new(),
             whole_vm_refusals: Vec::new(),
             lost_at: None,
+            declared_losses: Vec::new(),
+            source: v.clone(),
+            targets: vec!["flash0".into()],
+            link: crate::running::machine::Link::Shared,
             reference_end: end(v, 0xff, true),
             end: end(v, end_byte, true),
             migrate_us: 7,
@@ -614,10 +799,6 @@ features = [{features}]
         }
     }
 
-    fn targets() -> Vec<String> {
-        vec!["flash0".into()]
-    }
-
     #[test]
     fn a_crash_keeps_its_reason_and_time() {
         let o = Observation::Crashed {
@@ -625,33 +806,22 @@ features = [{features}]
             reference_reads: REFERENCE.to_vec(),
             total_us: 42,
         };
-        let r = verdict(OPS, &targets(), o);
+        let r = verdict(OPS, o);
         assert_eq!(r.outcome, Outcome::Crashed);
         assert_eq!((r.reason.as_str(), r.total_us), ("QEMU died: stderr", 42));
         assert_eq!(r.reference_reads, REFERENCE);
     }
 
     #[test]
-    fn ends_are_compared_and_a_loss_is_allowed_only_by_a_hop_whose_versions_lack_the_feature() {
-        let full = version(
-            "full",
-            r#""write-buffer", "migrates-command-state", "restores-read-mode""#,
-        );
-        let bare = version("bare", r#""write-buffer""#);
-        let same = verdict(
-            OPS,
-            &targets(),
-            Observation::Ran(Box::new(observed(&full, &[], 0xff))),
-        );
+    fn a_loss_is_granted_only_where_the_trial_ends_exactly_as_the_declared_loss_leaves_it() {
+        let v = version("v", r#""write-buffer""#);
+        let same = verdict(OPS, Observation::Ran(Box::new(observed(&v, &[], 0xff))));
         assert_eq!(same.outcome, Outcome::Identical, "{}", same.reason);
         assert_eq!((same.migrate_us, same.total_us), (7, 9));
 
-        let hop = [(full.clone(), full.clone())];
-        let r = verdict(
-            OPS,
-            &targets(),
-            Observation::Ran(Box::new(observed(&full, &hop, 0))),
-        );
+        // Nothing declared lost: any difference diverges.
+        let hop = [(v.clone(), v.clone())];
+        let r = verdict(OPS, Observation::Ran(Box::new(observed(&v, &hop, 0))));
         assert_eq!(r.outcome, Outcome::Diverged, "{}", r.reason);
         assert!(
             r.reason
@@ -661,13 +831,75 @@ features = [{features}]
         );
         assert_eq!(r.flash_diff[0].expected.split(' ').next(), Some("ff"));
 
-        let hop = [(full.clone(), bare.clone())];
-        let r = verdict(
-            OPS,
-            &targets(),
-            Observation::Ran(Box::new(observed(&full, &hop, 0))),
-        );
+        let declared = |n: usize| -> Vec<HopLoss> {
+            (0..n)
+                .map(|i| HopLoss {
+                    at: 1 + 2 * i,
+                    hop: format!("v -> v{i}"),
+                    losses: vec![DeviceLoss {
+                        device: "flash0".into(),
+                        loss: Loss::ReadMode,
+                    }],
+                })
+                .collect()
+        };
+        // A lossy run ending with `byte` where exactly the hops at `lost`
+        // ops lose.
+        let run = |lost: &'static [usize], byte: u8| {
+            let v = v.clone();
+            move |_: &Observed, hops: &[&HopLoss]| -> Result<Option<LossyRun>, String> {
+                let at: Vec<usize> = hops.iter().map(|h| h.at).collect();
+                let byte = if at == lost { byte } else { 0x22 };
+                Ok(Some(LossyRun {
+                    reads: REFERENCE.to_vec(),
+                    end: end(&v, byte, true),
+                }))
+            }
+        };
+        // The trial ends as the run where every hop lost: lossy.
+        let mut o = observed(&v, &hop, 0);
+        o.declared_losses = declared(1);
+        let r = verdict_with(OPS, Observation::Ran(Box::new(o)), &mut run(&[1], 0));
         assert_eq!(r.outcome, Outcome::Lossy, "{}", r.reason);
+        assert!(
+            r.reason.contains(
+                "exactly the declared losses of v -> v0 at op 1: flash0: read mode (no restores-read-mode)"
+            ),
+            "{}",
+            r.reason
+        );
+
+        // Two hops, the second kept what it could have lost: lossy, and
+        // only the first is named.
+        let mut o = observed(&v, &hop, 0);
+        o.declared_losses = declared(2);
+        let r = verdict_with(OPS, Observation::Ran(Box::new(o)), &mut run(&[1], 0));
+        assert_eq!(r.outcome, Outcome::Lossy, "{}", r.reason);
+        assert!(
+            r.reason.contains("losses of v -> v0 at op 1"),
+            "{}",
+            r.reason
+        );
+        assert!(!r.reason.contains("v -> v1"), "{}", r.reason);
+
+        // Anything beyond it: diverged, shown against the all-lost run.
+        let mut o = observed(&v, &hop, 0);
+        o.declared_losses = declared(1);
+        let r = verdict_with(OPS, Observation::Ran(Box::new(o)), &mut run(&[1], 0x11));
+        assert_eq!(r.outcome, Outcome::Diverged, "{}", r.reason);
+        assert!(
+            r.reason.contains("beyond the declared losses"),
+            "{}",
+            r.reason
+        );
+        assert_eq!(r.flash_diff[0].expected.split(' ').next(), Some("11"));
+
+        // A source that cannot run the lossy reference: granted, and told.
+        let mut o = observed(&v, &hop, 0);
+        o.declared_losses = declared(1);
+        let r = verdict_with(OPS, Observation::Ran(Box::new(o)), &mut |_, _| Ok(None));
+        assert_eq!(r.outcome, Outcome::Lossy, "{}", r.reason);
+        assert!(r.reason.contains("not checked exactly"), "{}", r.reason);
     }
 
     #[test]
@@ -681,7 +913,7 @@ features = [{features}]
         let dev = devices::create(&spec, devices::BlockBackend::none()).expect("a device");
         o.reference_end.states = Some(vec![("flash0".into(), dev.state())]);
         o.end.states = None;
-        let r = verdict(OPS, &targets(), Observation::Ran(Box::new(o)));
+        let r = verdict(OPS, Observation::Ran(Box::new(o)));
         assert_eq!(r.outcome, Outcome::Identical, "{}", r.reason);
     }
 
@@ -690,7 +922,7 @@ features = [{features}]
         let v = version("v", r#""write-buffer""#);
         let mut o = observed(&v, &[(v.clone(), v.clone())], 0xff);
         o.whole_vm_refusals = vec!["a -> b: device 'cpu' refused".into()];
-        let r = verdict(OPS, &targets(), Observation::Ran(Box::new(o)));
+        let r = verdict(OPS, Observation::Ran(Box::new(o)));
         assert_eq!(r.outcome, Outcome::Identical);
         assert_eq!(
             r.reason,

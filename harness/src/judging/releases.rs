@@ -23,17 +23,10 @@ use reports::results::{
 use reports::Outcome;
 
 /// True if a difference between `a` and `b` is a difference between
-/// releases: one of them is a real build, their releases differ, and
-/// neither is the model the other must agree with (a model that departs
-/// from its release is a bug, never a known difference).
-pub fn across_releases(project: &Project, a: &Version, b: &Version) -> bool {
-    let model_of = |real: &Version, m: &Version| {
-        crate::definitions::project::model_of(project, real).is_some_and(|x| x.name == m.name)
-    };
-    (a.is_real() || b.is_real())
-        && a.release_name != b.release_name
-        && !model_of(a, b)
-        && !model_of(b, a)
+/// releases ([`crate::definitions::versions::across_releases`]; `project`
+/// is where the versions come from).
+pub fn across_releases(_project: &Project, a: &Version, b: &Version) -> bool {
+    crate::definitions::versions::across_releases(a, b)
 }
 
 /// Adds one differing sequence of a pair of different releases to `acc`

@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// Judges one trial that ran.
 pub fn judge_trial(t: RanTrial) -> TrialOutcome {
     let expected = expected_outcomes(&t.chain, &t.scenario.devices);
-    let result = verdict(&t.ops, &t.scenario.devices, t.observation);
+    let result = verdict(&t.ops, t.observation);
     TrialOutcome {
         scenario: t.scenario,
         chain: t.chain,
@@ -56,7 +56,7 @@ pub fn run_chain(
     ops: &[TrialOp],
 ) -> Result<TrialResult, String> {
     let observation = crate::running::matrix::run_chain(chain, targets, ops, Record::Nothing)?;
-    Ok(verdict(ops, targets, observation))
+    Ok(verdict(ops, observation))
 }
 
 /// [`run_chain`], recording each op with the accessed device's state
@@ -67,5 +67,5 @@ pub fn run_chain_recorded(
     ops: &[TrialOp],
 ) -> Result<TrialResult, String> {
     let observation = crate::running::matrix::run_chain(chain, targets, ops, Record::Steps)?;
-    Ok(verdict(ops, targets, observation))
+    Ok(verdict(ops, observation))
 }

@@ -3,6 +3,7 @@
 //! only through this small interface (run ops, fork, save/load, canonical
 //! state), so a version that is not an in-process model can be added later.
 
+use crate::definitions::losses::{DeviceLoss, Loss};
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::running::execute::apply_op;
@@ -237,6 +238,40 @@ impl VersionMachine for Board {
 
     fn arrays(&self) -> Option<Vec<(String, Storage)>> {
         Some(Board::arrays(self))
+    }
+
+    fn after_hop(&mut self, loss: &DeviceLoss, lost: bool) -> Result<bool, RunError> {
+        let Some(i) = self
+            .version
+            .devices
+            .iter()
+            .position(|d| d.id == loss.device)
+        else {
+            return Err(RunError::NoSuchDevice {
+                version: self.version.name.clone(),
+                device: loss.device.clone(),
+            });
+        };
+        let dev = self.machine.devices[i].as_mut();
+        let state = match (loss.loss, lost) {
+            (Loss::ReadMode, false) => dev.state().with_read_mode_restored(),
+            (Loss::CommandState, false) => return Ok(true),
+            // Reset ran before the load: ROMD is on.
+            (Loss::ReadMode, true) => dev.state().with_romd(true),
+            // Nothing travelled: the state of a device just realized.
+            (Loss::CommandState, true) => {
+                let spec = self
+                    .version
+                    .spec_for(&self.version.devices[i], &self.machine.machine_type);
+                devices::create(&spec, BlockBackend::none())
+                    .map_err(|e| RunError::Realize(format!("{}: {e}", self.version.name)))?
+                    .state()
+            }
+        };
+        state
+            .set_on(dev)
+            .map_err(|e| RunError::Realize(format!("{}: {e}", self.version.name)))?;
+        Ok(true)
     }
 
     fn save(&mut self, _: &Scratch) -> Result<Saved, RunError> {

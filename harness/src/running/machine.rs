@@ -7,6 +7,7 @@
 //! (`running::board::Board`) and real QEMU processes
 //! (`running::qemu_machine::QemuMachine`) are its two implementations.
 
+use crate::definitions::losses::DeviceLoss;
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::running::observation::End;
@@ -139,6 +140,12 @@ pub trait VersionMachine {
     /// The flash arrays by device id, where the machine shows them without
     /// saving a stream (models); `None` for real QEMU.
     fn arrays(&self) -> Option<Vec<(String, Storage)>>;
+    /// Leaves a device as a destination holds it after a hop that declares
+    /// `loss`: with that part of its state lost (`lost`), or kept as the
+    /// missing feature would have promised (the read mode restored from the
+    /// command state; command state carried as it is). `false` where the
+    /// machine cannot set a device's state (real QEMU).
+    fn after_hop(&mut self, loss: &DeviceLoss, lost: bool) -> Result<bool, RunError>;
     /// The state it would send now; it goes on running afterwards.
     fn save(&mut self, scratch: &Scratch) -> Result<Saved, RunError>;
     /// What it holds: arrays, images, and canonical states where it can

@@ -2,7 +2,9 @@
 //! and of its reference run, the hops that loaded or were refused, and what
 //! each machine held at the end. Judging turns it into an outcome.
 
+use crate::definitions::losses::DeviceLoss;
 use crate::definitions::versions::Version;
+use crate::running::machine::Link;
 use devices::{DeviceState, Storage};
 use std::sync::Arc;
 
@@ -42,6 +44,26 @@ pub struct Hop {
     pub to: Arc<Version>,
 }
 
+/// What a hop that loaded may lose by declaration, of one kind: the losses
+/// its versions' missing features excuse, for the devices the scenario
+/// drives.
+#[derive(Clone, Debug)]
+pub struct HopLoss {
+    /// The migration marker's op index.
+    pub at: usize,
+    /// `a -> b`.
+    pub hop: String,
+    pub losses: Vec<DeviceLoss>,
+}
+
+/// The reference run with declared losses applied where their hops
+/// loaded: how a trial ends whose hops lose exactly what is excused.
+#[derive(Clone, Debug)]
+pub struct LossyRun {
+    pub reads: Vec<(usize, u64)>,
+    pub end: End,
+}
+
 /// A trial that ran to its end.
 #[derive(Clone, Debug)]
 pub struct Observed {
@@ -61,6 +83,13 @@ pub struct Observed {
     pub whole_vm_refusals: Vec<String>,
     /// Flash contents lost at a migration point (a description), if any.
     pub lost_at: Option<String>,
+    /// The hops that loaded and may lose state by declaration.
+    pub declared_losses: Vec<HopLoss>,
+    /// The chain's source, the scenario's devices and the link: what the
+    /// runs with declared losses applied start from.
+    pub source: Arc<Version>,
+    pub targets: Vec<String>,
+    pub link: Link,
     pub reference_end: End,
     pub end: End,
     pub migrate_us: u64,

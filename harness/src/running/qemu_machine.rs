@@ -3,6 +3,7 @@
 //! migrated through QEMU's own stream with QMP.
 
 use crate::definitions::emulators::locate;
+use crate::definitions::losses::DeviceLoss;
 use crate::definitions::versions::Version;
 use crate::definitions::versions::MODEL_PAGE_BITS;
 use crate::generation::generator::TrialOp;
@@ -524,6 +525,10 @@ impl VersionMachine for QemuMachine {
 
     fn target_state(&self, _: usize) -> Option<devices::DeviceState> {
         None
+    }
+
+    fn after_hop(&mut self, _: &DeviceLoss, _: bool) -> Result<bool, RunError> {
+        Ok(false)
     }
 
     fn arrays(&self) -> Option<Vec<(String, Storage)>> {

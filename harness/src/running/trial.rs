@@ -7,11 +7,12 @@
 //! cross between them in every direction. The observation keeps both runs'
 //! reads and ends for judging.
 
+use crate::definitions::losses::{hop_losses, DeviceLoss, Loss};
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::running::launch::{load, start};
 use crate::running::machine::{Link, RunError, Saved, Scratch, VersionMachine};
-use crate::running::observation::{End, Hop, Observation, Observed, OpStep};
+use crate::running::observation::{End, Hop, HopLoss, LossyRun, Observation, Observed, OpStep};
 use devices::Storage;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -164,6 +165,7 @@ fn run_trial_inner(
     let mut refusals = Vec::new();
     let mut whole_vm = Vec::new();
     let mut lost_at: Option<String> = None;
+    let mut declared_losses: Vec<HopLoss> = Vec::new();
     let mut migrated_in: Vec<String> = Vec::new();
     let mut migrate_us = 0;
     // Recorded steps: the reference's up to the first migration (and while
@@ -228,6 +230,23 @@ fn run_trial_inner(
                         });
                     }
                 }
+                let losses: Vec<DeviceLoss> = hop_losses(&at, dst, &machine_type)
+                    .into_iter()
+                    .filter(|l| targets.contains(&l.device))
+                    .collect();
+                // One unit per kind of loss: a destination keeps or loses
+                // each kind for all its devices of that type alike.
+                for kind in [Loss::ReadMode, Loss::CommandState] {
+                    let losses: Vec<DeviceLoss> =
+                        losses.iter().filter(|l| l.loss == kind).cloned().collect();
+                    if !losses.is_empty() {
+                        declared_losses.push(HopLoss {
+                            at: i,
+                            hop: format!("{} -> {}", at.name, dst.name),
+                            losses,
+                        });
+                    }
+                }
                 loaded.push(Hop {
                     from: at.clone(),
                     to: dst.clone(),
@@ -269,6 +288,10 @@ fn run_trial_inner(
         refusals,
         whole_vm_refusals: whole_vm,
         lost_at,
+        declared_losses,
+        source: chain[0].clone(),
+        targets: targets.to_vec(),
+        link: reference.link,
         reference_end: reference.end.clone(),
         end,
         migrate_us,
@@ -276,6 +299,40 @@ fn run_trial_inner(
         steps,
         migrated_in,
     })))
+}
+
+/// The reference run on `source` with the declared losses `units` applied
+/// at their migration markers, each lost (`true`) or kept as the missing
+/// feature would have promised: how a trial ends whose hops lost exactly
+/// that. `None` where the source cannot set a device's state (real QEMU).
+pub fn run_lossy(
+    source: &Arc<Version>,
+    targets: &[String],
+    ops: &[TrialOp],
+    link: Link,
+    units: &[(&HopLoss, bool)],
+) -> Result<Option<LossyRun>, RunError> {
+    if source.is_real() {
+        return Ok(None);
+    }
+    let scratch = Scratch::default();
+    let mut m = start(source, targets, link)?;
+    let mut reads = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        if matches!(op, TrialOp::Migrate { .. }) {
+            for (h, lost) in units.iter().filter(|(h, _)| h.at == i) {
+                for l in &h.losses {
+                    if !m.after_hop(l, *lost)? {
+                        return Ok(None);
+                    }
+                }
+            }
+        } else {
+            apply_op(m.as_mut(), targets, i, op, &mut reads, None)?;
+        }
+    }
+    let end = visible(m.end(&scratch)?, link);
+    Ok(Some(LossyRun { reads, end }))
 }
 
 fn step(
