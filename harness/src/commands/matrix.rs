@@ -178,6 +178,23 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
             reports::prediction(c).unwrap_or_default()
         );
     }
+    // Released wire formats are frozen: a model version whose dump is not
+    // its golden's fails the run.
+    let (checked, changed) = crate::judging::frozen::check_project(&project);
+    for c in &changed {
+        println!(
+            "FAILED wire format of {} ({}) is not its golden's:\n    {}\n  if that is intended, update the golden in the same change: {}",
+            c.version,
+            c.machine_type,
+            c.findings.join("\n    "),
+            c.regenerate
+        );
+    }
+    println!(
+        "frozen wire formats: {checked} model versions checked against {}, {} changed",
+        crate::judging::frozen::GOLDEN_DIR,
+        changed.len()
+    );
     for d in results.details.iter().filter(|d| !d.expected) {
         println!(
             "FAILED {} {} seed {}: {} — {}\n  reproduce: {}",
@@ -199,11 +216,13 @@ pub fn main_job(args: MatrixArgs) -> Result<ExitCode, CliError> {
         unlisted,
         crate::definitions::known_differences::FILE
     );
-    Ok(if unexpected == 0 && differ == 0 && unlisted == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if unexpected == 0 && differ == 0 && unlisted == 0 && changed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 /// One line per device type: the command-cycle states its trials migrated

@@ -4,6 +4,7 @@
 pub mod behaviour;
 pub mod comparison;
 pub mod expectations;
+pub mod frozen;
 pub mod imitation;
 pub mod models;
 pub mod outcome;
