@@ -44,6 +44,22 @@ pub enum RunError {
     /// The scratch directory could not be created.
     #[error("scratch directory: {0}")]
     Scratch(String),
+    /// A model panicked (a bug in the device or the harness).
+    #[error("panic: {0}")]
+    Panic(String),
+}
+
+/// Runs `f`, turning a panic into [`RunError::Panic`] with its message: a
+/// model that panics is a verdict, never the end of the run.
+pub fn catching<T>(f: impl FnOnce() -> Result<T, RunError>) -> Result<T, RunError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".into());
+        Err(RunError::Panic(msg))
+    })
 }
 
 /// How the machines of a trial pass state to each other.

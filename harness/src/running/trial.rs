@@ -11,10 +11,9 @@ use crate::definitions::losses::{hop_losses, DeviceLoss, Loss};
 use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::running::launch::{load, start};
-use crate::running::machine::{Link, RunError, Saved, Scratch, VersionMachine};
+use crate::running::machine::{catching, Link, RunError, Saved, Scratch, VersionMachine};
 use crate::running::observation::{End, Hop, HopLoss, LossyRun, Observation, Observed, OpStep};
 use devices::Storage;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,6 +43,16 @@ pub enum Record {
 /// Runs the reference for `ops` on `source`: its reads, the state saved at
 /// every migration point, and its end.
 pub fn run_reference(
+    source: &Arc<Version>,
+    targets: &[String],
+    ops: &[TrialOp],
+    link: Link,
+    record: Record,
+) -> Result<Reference, RunError> {
+    catching(|| run_reference_inner(source, targets, ops, link, record))
+}
+
+fn run_reference_inner(
     source: &Arc<Version>,
     targets: &[String],
     ops: &[TrialOp],
@@ -120,20 +129,9 @@ pub fn run_trial(
     reference: &Reference,
 ) -> Observation {
     let started = Instant::now();
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        run_trial_inner(chain, targets, ops, reference)
-    }));
-    let r = match result {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => Observation::crashed(e.to_string(), &reference.reads),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into());
-            Observation::crashed(format!("panic: {msg}"), &reference.reads)
-        }
+    let r = match catching(|| run_trial_inner(chain, targets, ops, reference)) {
+        Ok(r) => r,
+        Err(e) => Observation::crashed(e.to_string(), &reference.reads),
     };
     r.with_total_us(started.elapsed().as_micros() as u64)
 }
@@ -315,6 +313,16 @@ pub fn run_lossy(
     if source.is_real() {
         return Ok(None);
     }
+    catching(|| run_lossy_inner(source, targets, ops, link, units))
+}
+
+fn run_lossy_inner(
+    source: &Arc<Version>,
+    targets: &[String],
+    ops: &[TrialOp],
+    link: Link,
+    units: &[(&HopLoss, bool)],
+) -> Result<Option<LossyRun>, RunError> {
     let scratch = Scratch::default();
     let mut m = start(source, targets, link)?;
     let mut reads = Vec::new();
