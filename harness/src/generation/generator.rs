@@ -9,7 +9,7 @@ use devices::v5::cfi01::commands::CMD_READ_ARRAY_QEMU;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use crate::generation::ops::TrialOp;
 
@@ -61,6 +61,10 @@ struct Gen<'a> {
     ops: Vec<TrialOp>,
     /// Point kinds available at each boundary (index = position before op i).
     tags: Vec<BTreeSet<PointKind>>,
+    /// Where each op stands in the command it belongs to (`kind#n`: the
+    /// n-th op the kind emitted): the boundary before it leaves the device
+    /// in that command's n-th cycle state.
+    steps: Vec<(String, usize)>,
     layouts: &'a [Layout],
     /// Recently programmed addresses per device, for meaningful reads.
     hot: Vec<Vec<u64>>,
@@ -184,6 +188,9 @@ const MID: &[PointKind] = &[PointKind::MidCommand];
 const MID_BUFFER: &[PointKind] = &[PointKind::MidCommand, PointKind::MidBuffer];
 const MID_ERASE: &[PointKind] = &[PointKind::MidCommand, PointKind::MidErase];
 const FIRST: &[PointKind] = &[];
+/// Cycles of a command from this one on are drawn as one when placing a
+/// migration (a sector erase's distinct states end here).
+const LAST_DISTINCT_CYCLE: usize = 6;
 
 /// Durations a `step` picks from (ns): around the cfi02 erase window (50 µs)
 /// and per-sector erase time (512 µs), and none at all.
@@ -655,6 +662,7 @@ pub fn generate(
         rng: ChaCha8Rng::seed_from_u64(seed),
         ops: Vec::new(),
         tags: Vec::new(),
+        steps: Vec::new(),
         layouts,
         hot: vec![Vec::new(); layouts.len()],
         quiescent: true,
@@ -674,7 +682,11 @@ pub fn generate(
             continue;
         };
         let kind = kind.clone();
+        let first = g.ops.len();
         g.emit(dev, &kind);
+        let label = format!("{}:{kind}", dev);
+        g.steps
+            .extend((0..g.ops.len() - first).map(|n| (label.clone(), n)));
     }
     place_migrations(&mut g, scenario, hops)
 }
@@ -691,6 +703,25 @@ fn place_migrations(g: &mut Gen<'_>, scenario: &Scenario, hops: usize) -> Sequen
         let candidates: Vec<usize> = (1..g.ops.len())
             .filter(|i| g.tags[*i].contains(&kind) && !chosen.contains(i))
             .collect();
+        // Steered towards rare command states: a command and a cycle of it
+        // are drawn first, evenly, then one place where it occurs, so the
+        // short-lived states of a rare or long command (a lock's confirm,
+        // an erase's second unlock, a buffer's count cycle) are as likely
+        // as a common one. Cycles past the sixth are alike (a poll, a
+        // further sector, another read).
+        let mut by_step: BTreeMap<(&str, usize), Vec<usize>> = BTreeMap::new();
+        for i in &candidates {
+            let (kind, n) = &g.steps[*i];
+            by_step
+                .entry((kind.as_str(), (*n).min(LAST_DISTINCT_CYCLE)))
+                .or_default()
+                .push(*i);
+        }
+        let steps: Vec<&Vec<usize>> = by_step.values().collect();
+        let candidates: Vec<usize> = match steps.choose(&mut g.rng) {
+            Some(places) => places.to_vec(),
+            None => candidates,
+        };
         let fallback: Vec<usize> = (1..g.ops.len()).filter(|i| !chosen.contains(i)).collect();
         let pool = if candidates.is_empty() {
             &fallback
@@ -779,6 +810,40 @@ properties = { name = "boot.flash", num-blocks0 = 127, sector-length0 = 0x10000,
         ops.iter()
             .filter(|o| matches!(o, TrialOp::Write { dev: d, val, .. } if *d == dev && (*val & 0xFF) as u8 == cmd))
             .count()
+    }
+
+    #[test]
+    fn migrations_are_steered_to_the_cycles_of_rare_commands() {
+        // Many reads, few locks: drawn op by op, a migration would land
+        // before a lock's confirm about once in 40 sequences.
+        let l = layouts(&["flash0"]);
+        let s = scenario(
+            &["flash0"],
+            [60, 60],
+            "\"anywhere\"",
+            "read = 20\nlock = 1\n",
+        );
+        let mut before_confirm = 0;
+        let mut with_lock = 0;
+        for seed in 0..200 {
+            let seq = generate(&s, seed, &l, &any, 1);
+            let Some(p) = seq.migration_points().first().copied() else {
+                continue;
+            };
+            let lock_setup = |o: &TrialOp| matches!(o, TrialOp::Write { val, .. } if (*val & 0xFF) as u8 == I_LOCK);
+            if seq.ops.iter().any(lock_setup) {
+                with_lock += 1;
+            }
+            if p >= 1 && lock_setup(&seq.ops[p - 1]) {
+                before_confirm += 1;
+            }
+        }
+        assert!(with_lock > 100, "only {with_lock} sequences lock");
+        // Steered: the lock's confirm is one of a handful of command steps.
+        assert!(
+            before_confirm * 10 >= with_lock,
+            "{before_confirm} of {with_lock} sequences with a lock migrate before its confirm"
+        );
     }
 
     #[test]
