@@ -5,6 +5,7 @@
 pub mod jsonl;
 pub mod merge;
 pub mod run;
+pub mod seeds;
 pub mod shards;
 
 pub use merge::merge;
