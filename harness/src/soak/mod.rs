@@ -7,6 +7,7 @@ pub mod merge;
 pub mod run;
 pub mod seeds;
 pub mod shards;
+pub mod trial_log;
 
 pub use merge::merge;
 pub use run::{soak, SoakArgs};
