@@ -4,18 +4,10 @@
 //! compressed tail) and names the line of any other bad one.
 
 use crate::definitions::file_error::ReadError;
+use crate::soak::error::ShardError;
 use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::path::Path;
-
-/// Why shard files cannot be read; each names the file (and line).
-#[derive(Debug, thiserror::Error)]
-pub enum ShardError {
-    #[error(transparent)]
-    Read(#[from] ReadError),
-    #[error("no trials*.jsonl found in {dirs}")]
-    NoShards { dirs: String },
-}
 
 pub fn append_line(file: &mut File, value: &impl serde::Serialize) -> std::io::Result<()> {
     // One write per complete line: a kill leaves at most a missing line,
