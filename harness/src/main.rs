@@ -35,7 +35,7 @@ enum Command {
     Compare(cli::compare::CompareArgs),
     /// Replay a saved trial (scenarios/regressions/*.json).
     ReplayTrial(cli::trial::ReplayTrialArgs),
-    /// Long randomized runs: all cores, progress, shards, JSON lines, reproducers.
+    /// Long randomized runs: all cores, progress, shards, checkpoints, reproducers.
     Soak(harness::soak::SoakArgs),
     /// Join soak shard results (directories) into one results file and report.
     Merge(cli::merge::MergeArgs),

@@ -50,7 +50,7 @@ fn check_stem(stem: &str) -> io::Result<()> {
 /// Writes `bytes` to a fresh temp file next to `path`, flushes it to disk and
 /// renames it over `path`. On error the temp file is removed and `path` is
 /// left as it was.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let context =
         |e: io::Error| io::Error::new(e.kind(), format!("writing {}: {e}", path.display()));
     let dir = match path.parent() {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 /// `norcompat merge` arguments.
 #[derive(clap::Args, Debug)]
 pub struct MergeArgs {
-    /// Soak output directories (each with trials*.jsonl).
+    /// Soak output directories (each with a tally*.json per shard).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
     /// Where to write merged.json and merged.html.
@@ -15,7 +15,7 @@ pub struct MergeArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Runs `norcompat merge`; exit status 1 if the merged run has unexpected trials.
+/// Runs `norcompat merge`; exit status 1 if the merged run has unexpected findings.
 pub fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
     let project = load_project()?;
     let out = args
@@ -27,7 +27,7 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
     let paths = reports::write_report(&results, &out, "merged")?;
     println!("report: {}", paths.html.display());
     println!("results: {}", paths.json.display());
-    let unexpected: u64 = results.cells.iter().map(|c| c.unexpected).sum();
+    let unexpected = crate::soak::summary::unexpected(&project, &results);
     println!(
         "{} trials merged, {} unexpected",
         results.run.trials, unexpected

@@ -170,6 +170,18 @@ fn chain_key(project: &Project, chain: &[String]) -> (usize, Vec<usize>) {
     (chain.len(), idx)
 }
 
+/// A tally's counts as plain data: what a soak checkpoint saves and a merge
+/// adds up ([`CellTally::counts`], [`CellTally::absorb`]).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TallyCounts {
+    pub trials: u64,
+    pub ops: u64,
+    /// The cells so far, without their `detail` index.
+    pub cells: Vec<Cell>,
+    /// Trials per state migrated in (`type: state`).
+    pub coverage: BTreeMap<String, u64>,
+}
+
 /// Accumulates matrix cells from trial records, one record at a time (soak
 /// runs stream millions of records through it without keeping them).
 pub struct CellTally<'p> {
@@ -240,6 +252,43 @@ impl<'p> CellTally<'p> {
             if outcome == Outcome::Identical {
                 cell.unexpectedly_identical += 1;
             }
+        }
+    }
+
+    /// The counts so far, as plain data.
+    pub fn counts(&self) -> TallyCounts {
+        TallyCounts {
+            trials: self.trials,
+            ops: self.ops,
+            cells: self.cells.values().cloned().collect(),
+            coverage: self.coverage.clone(),
+        }
+    }
+
+    /// Adds counts tallied elsewhere (a shard's checkpoint): outcome counts
+    /// add up, expected outcomes join.
+    pub fn absorb(&mut self, counts: &TallyCounts) {
+        self.trials += counts.trials;
+        self.ops += counts.ops;
+        for (state, n) in &counts.coverage {
+            *self.coverage.entry(state.clone()).or_insert(0) += n;
+        }
+        for c in &counts.cells {
+            let cell = self.cells.entry(c.chain.clone()).or_insert_with(|| Cell {
+                chain: c.chain.clone(),
+                ..Cell::default()
+            });
+            for (outcome, n) in &c.counts {
+                *cell.counts.entry(*outcome).or_insert(0) += n;
+            }
+            for e in &c.expected {
+                if !cell.expected.contains(e) {
+                    cell.expected.push(*e);
+                }
+            }
+            cell.unexpected += c.unexpected;
+            cell.unexpectedly_identical += c.unexpectedly_identical;
+            cell.predicted_refused = cell.predicted_refused.or(c.predicted_refused);
         }
     }
 
@@ -341,6 +390,11 @@ impl Listed {
         if chain.len() > LISTED_PER_CHAIN {
             chain.pop_last();
         }
+    }
+
+    /// The expected examples listed so far (a soak checkpoint saves them).
+    pub fn examples(&self) -> impl Iterator<Item = &TrialRecord> {
+        self.examples.values().flat_map(|m| m.values())
     }
 
     /// The listed records.

@@ -1,21 +1,30 @@
 //! `norcompat soak`: long randomized runs on all cores, trials and
-//! behaviour checks seed by seed, each seed's records written as it ends.
+//! behaviour checks seed by seed. Each finished seed is added to the
+//! shard's summary, whose checkpoint replaces the last one at most once a
+//! second; unexpected trials and details are appended as they come, and
+//! every trial's record too with `--trial-log`.
 
 use crate::definitions::project::Project;
 use crate::judging::behaviour::{reproduce_command, run_behaviour_of, BehaviourOutcome};
 use crate::judging::imitation::check_imitations;
 use crate::judging::models::check_against_models;
+use crate::judging::releases::across_releases;
 use crate::judging::verdicts::run_cells;
-use crate::results::records::{detail, record_of, static_checks, wants_detail, CellTally, Listed};
+use crate::results::records::{detail, record_of, static_checks, wants_detail};
+use crate::soak::checkpoint::{self, Checkpoint, Selection};
 use crate::soak::jsonl::append_line;
+use crate::soak::merge::{DETAILS, UNEXPECTED};
+use crate::soak::seeds::SeedSet;
 use crate::soak::shards::{parse_duration, Shard};
-use reports::results::{FailureDetail, ObservedDifference, TrialRecord};
+use crate::soak::summary::{behaviour_key, BehaviourKey, Summary};
+use crate::soak::trial_log::TrialLog;
+use reports::results::{BehaviourCell, FailureDetail, ObservedDifference, TrialRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// `norcompat soak` options.
@@ -47,9 +56,13 @@ pub struct SoakArgs {
     /// Run shard K of N (1-based), e.g. --shard 2/4.
     #[arg(long)]
     pub shard: Option<Shard>,
-    /// Output directory for JSON lines, reproducers and the report.
+    /// Output directory for the checkpoint, JSON lines, reproducers and the report.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write every trial's record, gzip-compressed, to
+    /// trials[.shard-K-of-N].jsonl.gz (about 14 bytes a trial).
+    #[arg(long)]
+    pub trial_log: bool,
     /// No progress bar (also off when stderr is not a terminal).
     #[arg(long)]
     pub quiet: bool,
@@ -57,22 +70,24 @@ pub struct SoakArgs {
 
 /// What one finished seed sends to the writer.
 struct SeedResult {
+    seed: u64,
     records: Vec<TrialRecord>,
     details: Vec<FailureDetail>,
-    /// Behaviour pairs run on this seed: (board, scenario, a, b) and the
-    /// outcome when the pair differs.
-    behaviour: Vec<(BehaviourKey, Option<BehaviourOutcome>)>,
-    /// Hops between real releases that were not identical.
-    migration: Vec<(String, ObservedDifference)>,
+    /// One cell per behaviour pair run on this seed (its first difference
+    /// minimized when this seed is the smallest of its cell so far).
+    behaviour: Vec<BehaviourCell>,
+    /// Behaviour differences between releases, by grouping key.
+    behaviour_differences: Vec<(String, ObservedDifference)>,
+    /// Hops between real releases that were not identical, by grouping key.
+    migration_differences: Vec<(String, ObservedDifference)>,
+    /// Lines to print (behaviour differences within a release).
+    notices: Vec<String>,
 }
 
-type BehaviourKey = (String, String, String, String);
+/// The longest a finished seed waits before a checkpoint counts it.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// Differing sequences kept per behaviour cell (the first is shrunk for
-/// the report; the rest only count).
-const KEEP_DIFFERING: usize = 4;
-
-/// Runs a soak; returns the number of unexpected trials.
+/// Runs a soak; returns the number of unexpected findings and the output directory.
 pub fn soak(
     project: Arc<Project>,
     args: SoakArgs,
@@ -123,12 +138,31 @@ pub fn soak(
         .unwrap_or_else(|| project.root.join("target/norcompat/soak"));
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let suffix = shard.suffix();
-    let trials_path = out.join(format!("trials{suffix}.jsonl"));
-    let details_path = out.join(format!("details{suffix}.jsonl"));
-    let mut trials_file =
-        File::create(&trials_path).map_err(|e| format!("{}: {e}", trials_path.display()))?;
-    let mut details_file =
-        File::create(&details_path).map_err(|e| format!("{}: {e}", details_path.display()))?;
+    let mut selection = Selection {
+        scenarios: scenarios.iter().map(|s| s.name.clone()).collect(),
+        versions: args.versions.clone(),
+        real: args.real,
+    };
+    selection.scenarios.sort();
+    selection.versions.sort();
+    let started_at = crate::results::run_info::now_rfc3339();
+    let t0 = Instant::now();
+    let mut files = ShardFiles::create(&out, &suffix, args.trial_log)?;
+    let checkpoint_of = |summary: &Summary, seeds: &SeedSet, finished: bool| Checkpoint {
+        format: checkpoint::FORMAT.to_string(),
+        shard: format!("{}/{}", shard.k, shard.n),
+        selection: selection.clone(),
+        started: started_at.clone(),
+        elapsed_s: t0.elapsed().as_secs_f64(),
+        finished,
+        seeds: seeds.clone(),
+        summary: summary.data(),
+    };
+    let mut summary = Summary::new(&project);
+    let mut covered = SeedSet::default();
+    // The empty checkpoint replaces one an earlier run left here, so the
+    // files of this shard always belong together.
+    files.checkpoint(&checkpoint_of(&summary, &covered, false))?;
     let regressions = out.join("reproducers");
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -142,10 +176,10 @@ pub fn soak(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let next = Arc::new(AtomicU64::new(0));
-    let started_at = crate::results::run_info::now_rfc3339();
-    let t0 = Instant::now();
     let (tx, rx) = mpsc::channel::<SeedResult>();
     let checks = Arc::new(static_checks(&project));
+    // The smallest seed whose difference each behaviour cell has minimized.
+    let firsts: Arc<Mutex<BTreeMap<BehaviourKey, u64>>> = Arc::default();
     // Workers run in a pool of exactly `jobs` threads; the trials' own
     // parallel loops run in the same pool, so `--jobs` bounds the cores used.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -154,7 +188,7 @@ pub fn soak(
         .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
     let mut workers: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
     for _ in 0..jobs {
-        let (project, scenarios, chains, stop, next, tx, checks) = (
+        let (project, scenarios, chains, stop, next, tx, checks, firsts) = (
             project.clone(),
             scenarios.clone(),
             chains.clone(),
@@ -162,6 +196,7 @@ pub fn soak(
             next.clone(),
             tx.clone(),
             checks.clone(),
+            firsts.clone(),
         );
         let regressions = regressions.clone();
         let seed_start = args.seed_start;
@@ -180,10 +215,13 @@ pub fn soak(
                 }
                 let seed = shard.seed(seed_start, i);
                 let mut res = SeedResult {
+                    seed,
                     records: Vec::new(),
                     details: Vec::new(),
                     behaviour: Vec::new(),
-                    migration: Vec::new(),
+                    behaviour_differences: Vec::new(),
+                    migration_differences: Vec::new(),
+                    notices: Vec::new(),
                 };
                 for (s, c) in scenarios.iter().zip(&chains) {
                     let mut trials = run_cells(&project, s, c, &[seed]);
@@ -191,22 +229,14 @@ pub fn soak(
                     check_against_models(&project, &mut trials);
                     check_imitations(&project, &mut trials);
                     crate::judging::releases::add_migration_observations(
-                        &mut res.migration,
+                        &mut res.migration_differences,
                         &trials,
                     );
                     // Every pair of versions of a board on this seed's
                     // sequence, without migrating (real builds with --real).
                     let reals = if real { vec![seed] } else { Vec::new() };
-                    for o in run_behaviour_of(&project, s, &[seed], &reals) {
-                        let key = (
-                            o.board.clone(),
-                            o.scenario.name.clone(),
-                            o.a.name.clone(),
-                            o.b.name.clone(),
-                        );
-                        let differing = o.difference.is_some().then_some(o);
-                        res.behaviour.push((key, differing));
-                    }
+                    let outcomes = run_behaviour_of(&project, s, &[seed], &reals);
+                    add_behaviour(&project, &outcomes, &firsts, &mut res);
                     for t in trials {
                         let mut rec = record_of(&t);
                         if wants_detail(&t, &mut seen_lossy) {
@@ -236,95 +266,88 @@ pub fn soak(
     });
 
     let progress = progress_bar(&limit, args.quiet);
-    let mut tally = CellTally::new(&project);
-    let mut kept = Listed::default();
+    let mut unexpected_records = Vec::new();
     let mut details = Vec::new();
     let mut unexpected = 0u64;
-    let mut counts = std::collections::BTreeMap::new();
-    let mut behaviour_runs: BTreeMap<BehaviourKey, u64> = BTreeMap::new();
-    let mut behaviour_differing: BTreeMap<BehaviourKey, (u64, Vec<BehaviourOutcome>)> =
-        BTreeMap::new();
-    let mut migration: Vec<(String, ObservedDifference)> = Vec::new();
-    let mut behaviour_seen: Vec<(String, ObservedDifference)> = Vec::new();
-    for res in rx {
-        for (key, differing) in res.behaviour {
-            *behaviour_runs.entry(key.clone()).or_insert(0) += 1;
-            if let Some(o) = differing {
-                crate::judging::releases::add_behaviour_observation(
-                    &mut behaviour_seen,
-                    &project,
-                    &o,
-                );
-                // Between releases they are judged against the known
-                // differences at the end; within a release each is news.
-                if !crate::judging::releases::across_releases(&project, &o.a, &o.b) {
-                    progress.println(format!(
-                        "BEHAVES DIFFERENTLY {} {} = {} ({}) seed {}\n  reproduce: {}",
-                        o.board,
-                        o.a.name,
-                        o.b.name,
-                        o.scenario.name,
-                        o.seed,
-                        reproduce_command(&o.scenario.name, o.seed, &o.a.name, &o.b.name)
-                    ));
+    let mut counts = BTreeMap::new();
+    let mut last_checkpoint = Instant::now();
+    let mut pending = false;
+    loop {
+        let wait = if pending {
+            CHECKPOINT_EVERY.saturating_sub(last_checkpoint.elapsed())
+        } else {
+            CHECKPOINT_EVERY
+        };
+        let res = match rx.recv_timeout(wait) {
+            Ok(res) => Some(res),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if let Some(res) = res {
+            for line in &res.notices {
+                progress.println(line);
+            }
+            for c in &res.behaviour {
+                summary.add_behaviour(c);
+            }
+            for (key, o) in &res.behaviour_differences {
+                summary.add_behaviour_difference(key, o);
+            }
+            for (key, o) in &res.migration_differences {
+                summary.add_migration_difference(key, o);
+            }
+            for r in &res.records {
+                files.log(r)?;
+                summary.add_trial(r);
+                if let Some(o) = r.outcome {
+                    *counts.entry(o.name()).or_insert(0u64) += 1;
                 }
-                let e = behaviour_differing.entry(key).or_default();
-                e.0 += 1;
-                if e.1.len() < KEEP_DIFFERING {
-                    e.1.push(o);
-                }
-            }
-        }
-        for (key, o) in res.migration {
-            match migration.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, m)) => m.count += o.count,
-                None => migration.push((key, o)),
-            }
-        }
-        for r in &res.records {
-            append_line(&mut trials_file, r)?;
-            tally.add(r);
-            if let Some(o) = r.outcome {
-                *counts.entry(o.name()).or_insert(0u64) += 1;
-            }
-            if !r.expected {
-                unexpected += 1;
-                if let Some(cmd) = &r.reproduce {
-                    progress.println(format!(
-                        "UNEXPECTED {} {} seed {}: {} — {}\n  reproduce: {cmd}",
-                        r.scenario,
-                        r.chain.join("->"),
-                        r.seed,
-                        r.outcome.map_or("?", |o| o.name()),
-                        r.reason
-                    ));
+                if !r.expected {
+                    unexpected += 1;
+                    files.unexpected(r)?;
+                    if let Some(cmd) = &r.reproduce {
+                        progress.println(format!(
+                            "UNEXPECTED {} {} seed {}: {} — {}\n  reproduce: {cmd}",
+                            r.scenario,
+                            r.chain.join("->"),
+                            r.seed,
+                            r.outcome.map_or("?", |o| o.name()),
+                            r.reason
+                        ));
+                    }
+                    unexpected_records.push(r.clone());
                 }
             }
-            kept.add(r);
-        }
-        for d in res.details {
-            append_line(&mut details_file, &d)?;
-            details.push(d);
-        }
-        trials_file.flush()?;
-        let secs = t0.elapsed().as_secs_f64().max(1e-9);
-        let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        progress.set_message(format!(
-            "{:.0} trials/s | {} | unexpected {unexpected}",
-            tally.trials as f64 / secs,
-            summary.join(", ")
-        ));
-        match limit {
-            Limit::Seeds(_) => progress.inc(1),
-            Limit::Time(_) => {
-                progress.set_position(t0.elapsed().as_secs().min(progress.length().unwrap_or(0)))
+            for d in res.details {
+                files.detail(&d)?;
+                details.push(d);
             }
+            covered.insert(res.seed, shard.n);
+            pending = true;
+            let secs = t0.elapsed().as_secs_f64().max(1e-9);
+            let summary_line: Vec<String> =
+                counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            progress.set_message(format!(
+                "{:.0} trials/s | {} | unexpected {unexpected}",
+                summary.trials() as f64 / secs,
+                summary_line.join(", ")
+            ));
+            match limit {
+                Limit::Seeds(_) => progress.inc(1),
+                Limit::Time(_) => progress
+                    .set_position(t0.elapsed().as_secs().min(progress.length().unwrap_or(0))),
+            }
+        }
+        if pending && last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            files.checkpoint(&checkpoint_of(&summary, &covered, false))?;
+            last_checkpoint = Instant::now();
+            pending = false;
         }
     }
     let _ = runner.join();
     progress.finish_and_clear();
-    trials_file.sync_all()?;
-    details_file.sync_all()?;
+    files.checkpoint(&checkpoint_of(&summary, &covered, true))?;
+    let trial_log = files.finish()?;
     let secs = t0.elapsed().as_secs_f64();
     let seeds_desc = match limit {
         Limit::Seeds(_) => format!(
@@ -347,75 +370,20 @@ pub fn soak(
         &started_at,
         secs,
     );
-    let mut results = crate::results::records::assemble(
-        &project,
-        tally,
-        kept.into_records(),
+    let results = summary.results(
+        unexpected_records,
         details,
         run,
         checks.as_ref().clone(),
+        args.real,
     );
-    // Behaviour cells: the kept differing sequences (the first shrunk),
-    // with the counts of every sequence run.
-    let kept_differing: Vec<BehaviourOutcome> = behaviour_differing
-        .values()
-        .flat_map(|(_, v)| v.iter().cloned())
-        .collect();
-    let mut cells = crate::minimizing::behaviour::cells(&kept_differing);
-    for (key, runs) in &behaviour_runs {
-        let (board, scenario, a, b) = key;
-        let i = match cells
-            .iter()
-            .position(|c| c.board == *board && c.scenario == *scenario && c.a == *a && c.b == *b)
-        {
-            Some(i) => i,
-            None => {
-                cells.push(reports::results::BehaviourCell {
-                    board: board.clone(),
-                    scenario: scenario.clone(),
-                    a: a.clone(),
-                    b: b.clone(),
-                    ..Default::default()
-                });
-                cells.len() - 1
-            }
-        };
-        cells[i].trials = *runs;
-        cells[i].differ = behaviour_differing.get(key).map_or(0, |(n, _)| *n);
-    }
-    cells.sort_by(|x, y| {
-        (&x.board, &x.a, &x.b, &x.scenario).cmp(&(&y.board, &y.a, &y.b, &y.scenario))
-    });
-    results.behaviour = cells;
-    if args.real {
-        let mut observed = crate::judging::releases::behaviour_observations(
-            &project,
-            behaviour_seen,
-            &results.behaviour,
-        );
-        observed.extend(migration.into_iter().map(|(_, o)| o));
-        results.cross_release = Some(crate::judging::releases::judge(&project.known, observed));
-    }
-    // A behaviour difference within a release, or an unlisted one between
-    // releases, counts as unexpected.
-    unexpected += results
-        .behaviour
-        .iter()
-        .filter(|c| {
-            let (Some(a), Some(b)) = (project.version(&c.a), project.version(&c.b)) else {
-                return true;
-            };
-            !crate::judging::releases::across_releases(&project, a, b)
-        })
-        .map(|c| c.differ)
-        .sum::<u64>();
-    unexpected += results
-        .cross_release
-        .as_ref()
-        .map_or(0, |c| c.unlisted.len() as u64);
+    let unexpected = crate::soak::summary::unexpected(&project, &results);
     eprint!("{}", reports::summary_table(&results));
     let paths = reports::write_report(&results, &out, &format!("soak{suffix}"))?;
-    println!("trials: {}", trials_path.display());
+    println!("tally: {}", files.tally.display());
+    if let Some(log) = trial_log {
+        println!("trial log: {}", log.display());
+    }
     println!("report: {}", paths.html.display());
     println!("results: {}", paths.json.display());
     println!(
@@ -431,6 +399,178 @@ pub fn soak(
         }
     );
     Ok((unexpected, out))
+}
+
+/// One seed's behaviour pairs into its result: a cell each, the
+/// differences between releases, and a notice for each difference within
+/// a release. A differing sequence is minimized only if its seed is the
+/// smallest of its cell so far (each worker takes seeds in increasing
+/// order, so that is about once per cell), giving each cell the first
+/// difference of its smallest seed, in any order of finishing and in
+/// shards alike.
+fn add_behaviour(
+    project: &Project,
+    outcomes: &[BehaviourOutcome],
+    firsts: &Mutex<BTreeMap<BehaviourKey, u64>>,
+    res: &mut SeedResult,
+) {
+    let key = |o: &BehaviourOutcome| {
+        (
+            o.board.clone(),
+            o.scenario.name.clone(),
+            o.a.name.clone(),
+            o.b.name.clone(),
+        )
+    };
+    let claimed: Vec<BehaviourOutcome> = outcomes
+        .iter()
+        .filter(|o| o.difference.is_some())
+        .filter(|o| {
+            let mut firsts = firsts.lock().unwrap_or_else(PoisonError::into_inner);
+            match firsts.get(&key(o)) {
+                Some(seed) if *seed <= o.seed => false,
+                _ => {
+                    firsts.insert(key(o), o.seed);
+                    true
+                }
+            }
+        })
+        .cloned()
+        .collect();
+    let minimized = crate::minimizing::behaviour::cells(&claimed);
+    for o in outcomes {
+        let k = key(o);
+        res.behaviour.push(BehaviourCell {
+            board: k.0.clone(),
+            scenario: k.1.clone(),
+            a: k.2.clone(),
+            b: k.3.clone(),
+            trials: 1,
+            differ: u64::from(o.difference.is_some()),
+            first: minimized
+                .iter()
+                .find(|c| behaviour_key(c) == k)
+                .and_then(|c| c.first.clone()),
+        });
+        if o.difference.is_none() {
+            continue;
+        }
+        crate::judging::releases::add_behaviour_observation(
+            &mut res.behaviour_differences,
+            project,
+            o,
+        );
+        // Between releases they are judged against the known differences
+        // at the end; within a release each is news.
+        if !across_releases(project, &o.a, &o.b) {
+            res.notices.push(format!(
+                "BEHAVES DIFFERENTLY {} {} = {} ({}) seed {}\n  reproduce: {}",
+                o.board,
+                o.a.name,
+                o.b.name,
+                o.scenario.name,
+                o.seed,
+                reproduce_command(&o.scenario.name, o.seed, &o.a.name, &o.b.name)
+            ));
+        }
+    }
+}
+
+/// A shard's output files while it runs.
+struct ShardFiles {
+    tally: PathBuf,
+    unexpected: (PathBuf, File),
+    details: (PathBuf, File),
+    trial_log: Option<TrialLog>,
+}
+
+impl ShardFiles {
+    /// Starts the shard's files afresh, removing its files an earlier run
+    /// left (a stale report, a trial log this run does not write).
+    fn create(out: &Path, suffix: &str, trial_log: bool) -> Result<ShardFiles, String> {
+        let at = |e: std::io::Error, p: &Path| format!("{}: {e}", p.display());
+        let create = |stem: &str| {
+            let p = out.join(format!("{stem}{suffix}.jsonl"));
+            File::create(&p)
+                .map(|f| (p.clone(), f))
+                .map_err(|e| at(e, &p))
+        };
+        for stale in [
+            format!("trials{suffix}.jsonl"),
+            format!("trials{suffix}.jsonl.gz"),
+            format!("soak{suffix}.json"),
+            format!("soak{suffix}.html"),
+        ] {
+            let p = out.join(stale);
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(at(e, &p)),
+                _ => {}
+            }
+        }
+        let log = out.join(format!("trials{suffix}.jsonl.gz"));
+        Ok(ShardFiles {
+            tally: out.join(format!(
+                "{}{suffix}{}",
+                checkpoint::PREFIX,
+                checkpoint::EXTENSION
+            )),
+            unexpected: create(UNEXPECTED)?,
+            details: create(DETAILS)?,
+            trial_log: if trial_log {
+                Some(TrialLog::create(&log).map_err(|e| at(e, &log))?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// Appends a trial to the trial log, if there is one.
+    fn log(&mut self, r: &TrialRecord) -> Result<(), String> {
+        match &mut self.trial_log {
+            Some(log) => log
+                .append(r)
+                .map_err(|e| format!("{}: {e}", log.path().display())),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends an unexpected trial.
+    fn unexpected(&mut self, r: &TrialRecord) -> Result<(), String> {
+        let (p, f) = &mut self.unexpected;
+        append_line(f, r).map_err(|e| format!("{}: {e}", p.display()))
+    }
+
+    /// Appends a detail.
+    fn detail(&mut self, d: &FailureDetail) -> Result<(), String> {
+        let (p, f) = &mut self.details;
+        append_line(f, d).map_err(|e| format!("{}: {e}", p.display()))
+    }
+
+    /// Makes what the checkpoint claims durable first (the JSON lines of
+    /// its seeds, the trial log so far), then replaces the checkpoint.
+    fn checkpoint(&mut self, c: &Checkpoint) -> Result<(), String> {
+        if let Some(log) = &mut self.trial_log {
+            log.flush()
+                .map_err(|e| format!("{}: {e}", log.path().display()))?;
+        }
+        for (p, f) in [&self.unexpected, &self.details] {
+            f.sync_data().map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        c.save(&self.tally).map_err(|e| e.to_string())
+    }
+
+    /// Ends the trial log (returning its path), if there is one.
+    fn finish(&mut self) -> Result<Option<PathBuf>, String> {
+        match self.trial_log.take() {
+            Some(log) => {
+                let path = log.path().to_path_buf();
+                log.finish()
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok(Some(path))
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
