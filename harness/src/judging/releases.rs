@@ -22,12 +22,7 @@ use reports::results::{
 };
 use reports::Outcome;
 
-/// True if a difference between `a` and `b` is a difference between
-/// releases ([`crate::definitions::versions::across_releases`]; `project`
-/// is where the versions come from).
-pub fn across_releases(_project: &Project, a: &Version, b: &Version) -> bool {
-    crate::definitions::versions::across_releases(a, b)
-}
+pub use crate::definitions::versions::across_releases;
 
 /// Adds one differing sequence of a pair of different releases to `acc`
 /// (grouping key, observation): every differing sequence is classified on
@@ -42,7 +37,7 @@ pub fn add_behaviour_observation(
     let Some(d) = &o.difference else {
         return;
     };
-    if !across_releases(project, &o.a, &o.b) {
+    if !across_releases(&o.a, &o.b) {
         return;
     }
     let obs = ObservedDifference {
@@ -125,7 +120,7 @@ pub fn listing<'p>(
     summary: &str,
     ops: &[String],
 ) -> Option<&'p Entry> {
-    if !across_releases(project, a, b) {
+    if !across_releases(a, b) {
         return None;
     }
     let o = ObservedDifference {

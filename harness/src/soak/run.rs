@@ -462,7 +462,7 @@ fn add_behaviour(
         );
         // Between releases they are judged against the known differences
         // at the end; within a release each is news.
-        if !across_releases(project, &o.a, &o.b) {
+        if !across_releases(&o.a, &o.b) {
             res.notices.push(format!(
                 "BEHAVES DIFFERENTLY {} {} = {} ({}) seed {}\n  reproduce: {}",
                 o.board,
