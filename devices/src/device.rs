@@ -103,6 +103,10 @@ pub trait FlashDevice: Send + Sync + std::fmt::Debug {
     ) -> Result<(), String>;
     /// Replaces the array with an incoming RAM block of the same length.
     fn load_ram_block(&mut self, array: Storage);
+    /// The destination's block layer activates its own drive before the run
+    /// state changes: `drive` replaces the one the device was realized on
+    /// (migration without shared storage; the array stays as loaded).
+    fn reopen_drive(&mut self, drive: BlockBackend);
     /// Runs once after a whole incoming stream was loaded (QEMU: the handlers
     /// `post_load` registered for the next run-state change, e.g. cfi01's
     /// whole-image write-back).

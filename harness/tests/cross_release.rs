@@ -98,7 +98,7 @@ fn after_the_last_buffered_word_10_0_keeps_the_counter_at_zero_on_the_wire() {
         w(0x2000, 1),
         w(0x2000, 0x1111_1111),
         w(0x2004, 0x2222_2222),
-        TrialOp::Migrate { to: None },
+        TrialOp::MIGRATE,
         w(0x2000, 0xD0),
         r(0x2000),
     ];
@@ -119,7 +119,7 @@ fn between_count_and_first_word_only_7_2_has_a_buffer_on_the_wire() {
     let ops = [
         w(0x2000, 0xE8),
         w(0x2000, 1),
-        TrialOp::Migrate { to: None },
+        TrialOp::MIGRATE,
         w(0x2000, 0x1111_1111),
         w(0x2004, 0x2222_2222),
         w(0x2000, 0xD0),

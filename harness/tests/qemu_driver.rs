@@ -382,7 +382,7 @@ fn a_destination_that_crashes_makes_a_crashed_trial() {
             addr: 0,
             width: 4,
         },
-        TrialOp::Migrate { to: None },
+        TrialOp::MIGRATE,
         TrialOp::Read {
             dev: 0,
             addr: 0,

@@ -211,7 +211,7 @@ fn model_streams_load_into_qemu_which_continues_as_v5_does() {
                 let (mi, spec) = device_of(&v, &id);
                 let dir = tempfile::tempdir().unwrap();
                 let mut ops: Vec<TrialOp> = prefix.to_vec();
-                ops.push(TrialOp::Migrate { to: None });
+                ops.push(TrialOp::MIGRATE);
                 let size = v.devices[mi].image_size;
                 replay_with(
                     &spec,

@@ -13,6 +13,7 @@
 //! found before anything changes, and only then loads the destination
 //! devices. Any error leaves the destination exactly as it was.
 
+use crate::backend::BlockBackend;
 use crate::device::FlashDevice;
 use crate::storage::{PageView, Storage, PAGE_SIZE};
 use crate::vmstate::wire::{Reader, Writer};
@@ -575,6 +576,25 @@ impl Machine {
     /// On any error the machine is left exactly as it was; the error says
     /// why, as QEMU 7.2.22 would, and lists what else would have failed.
     pub fn load_into(&mut self, bytes: &[u8]) -> Result<LoadReport, LoadFailure> {
+        self.load(bytes, None)
+    }
+
+    /// [`Machine::load_into`] without shared storage: once the stream is
+    /// loaded, each device opens its own drive, `drives[i]` (the
+    /// destination's copy of the images), before its post-load handlers run.
+    pub fn load_into_reopening(
+        &mut self,
+        bytes: &[u8],
+        drives: &[BlockBackend],
+    ) -> Result<LoadReport, LoadFailure> {
+        self.load(bytes, Some(drives))
+    }
+
+    fn load(
+        &mut self,
+        bytes: &[u8],
+        drives: Option<&[BlockBackend]>,
+    ) -> Result<LoadReport, LoadFailure> {
         let mut parser = Parser::new(bytes);
         let mut received = parser.header_and_configuration()?;
         if machine_name_matches(&received, &self.machine_type) {
@@ -615,13 +635,13 @@ impl Machine {
         let switched = received != self.machine_type;
         match rebuilt {
             Some(mut devices) => {
-                let report = apply(&mut devices, &staged, &received, switched)?;
+                let report = apply(&mut devices, &staged, &received, switched, drives)?;
                 self.devices = devices;
                 self.machine_type = received;
                 Ok(report)
             }
             None => {
-                let report = apply(&mut self.devices, &staged, &received, switched)?;
+                let report = apply(&mut self.devices, &staged, &received, switched, drives)?;
                 self.machine_type = received;
                 Ok(report)
             }
@@ -687,6 +707,7 @@ fn apply(
     staged: &Staged,
     machine_type: &str,
     switched: bool,
+    drives: Option<&[BlockBackend]>,
 ) -> Result<LoadReport, LoadFailure> {
     let mut forks: Vec<Box<dyn FlashDevice>> = devices.iter().map(|d| d.fork()).collect();
     load_devices(&mut forks, staged)?;
@@ -695,6 +716,11 @@ fn apply(
     // if it did, a device's load hook depends on something other than its
     // state and the values, which is a bug in that device.
     load_devices(devices, staged)?;
+    if let Some(drives) = drives {
+        for (dev, drive) in devices.iter_mut().zip(drives) {
+            dev.reopen_drive(drive.fork());
+        }
+    }
     for dev in devices.iter_mut() {
         dev.post_incoming();
     }
@@ -1374,6 +1400,38 @@ mod tests {
                 c,
             ],
         )
+    }
+
+    #[test]
+    fn without_shared_storage_each_device_opens_its_own_drive_before_post_load() {
+        for (ty, writes_back) in [
+            ("cfi.pflash01", true),
+            ("cfi.pflash02", false),
+            ("parallel-nor-cfi01-flash", true),
+            ("parallel-nor-cfi02-flash", true),
+        ] {
+            let spec = crate::DeviceSpec::parse(&format!(
+                "{ty},num-blocks=4,sector-length=0x1000,width=2,name=f"
+            ))
+            .unwrap();
+            let stale = BlockBackend::memory(0x4000, 0xFF, true);
+            let mut src = crate::create(&spec, stale.fork()).unwrap();
+            let mut written = src.array().clone();
+            written.write(0x1000, &[0x12, 0x34]);
+            src.load_ram_block(written.clone());
+            let bytes = Machine::new("m-1", vec![src]).save();
+            let mut dst = Machine::new("m-1", vec![crate::create(&spec, stale.fork()).unwrap()]);
+            dst.load_into_reopening(&bytes, std::slice::from_ref(&stale))
+                .unwrap();
+            let d = &dst.devices[0];
+            assert_eq!(d.array(), &written, "{ty}: the array is the stream's");
+            let image = d.backend().image().expect("a drive");
+            if writes_back {
+                assert_eq!(image, &written, "{ty}: written back after the load");
+            } else {
+                assert_eq!(image, stale.image().unwrap(), "{ty}: left as the copy was");
+            }
+        }
     }
 
     /// Everything about a machine, representation included.

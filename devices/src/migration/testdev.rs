@@ -243,6 +243,9 @@ impl FlashDevice for MockDevice {
     fn load_ram_block(&mut self, array: Storage) {
         self.m.array = array;
     }
+    fn reopen_drive(&mut self, drive: BlockBackend) {
+        self.backend = drive;
+    }
     fn post_incoming(&mut self) {
         self.m.post_incoming_runs += 1;
     }

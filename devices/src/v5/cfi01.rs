@@ -376,6 +376,10 @@ impl FlashDevice for PflashCfi01 {
         self.migration_load_ram(array)
     }
 
+    fn reopen_drive(&mut self, drive: BlockBackend) {
+        self.backend = drive;
+    }
+
     fn post_incoming(&mut self) {
         self.migration_post_incoming()
     }

@@ -367,5 +367,9 @@ impl FlashDevice for PflashCfi02 {
     }
 
     /// No post_load, no run-state handler: nothing happens.
+    fn reopen_drive(&mut self, drive: BlockBackend) {
+        self.backend = drive;
+    }
+
     fn post_incoming(&mut self) {}
 }

@@ -313,6 +313,19 @@ impl NorFlash {
         (offset, len.min(self.array.len() - offset))
     }
 
+    /// Replaces the drive (a migration destination activating its own copy).
+    pub fn reopen_drive(&mut self, drive: BlockBackend) {
+        self.backend = drive;
+    }
+
+    /// Writes the whole array back to the drive (after an incoming migration).
+    pub fn write_back_all(&mut self) {
+        let len = self.array.len();
+        if self.backend.has_drive() && !self.read_only() {
+            self.backend.write_back(&self.array, 0, len);
+        }
+    }
+
     /// QEMU's `pflash_update`: writes `[offset, offset+len)` back to the drive,
     /// widened to block-layer sectors. QEMU computes in `int`, and the block
     /// layer refuses (EIO, only logged) a request that is negative or runs

@@ -526,7 +526,15 @@ impl<D: ParallelNorDevice> FlashDevice for D {
         self.parallel_mut().nor_mut().load_array(&array);
     }
 
+    fn reopen_drive(&mut self, drive: BlockBackend) {
+        self.parallel_mut().nor_mut().reopen_drive(drive);
+    }
+
+    /// The whole array goes back to the drive (as QEMU 7.2's cfi01 does in
+    /// its `post_load` handler): the RAM block carries the guest's data, and
+    /// the destination's drive may be its own copy.
     fn post_incoming(&mut self) {
+        self.parallel_mut().nor_mut().write_back_all();
         self.after_incoming();
     }
 }

@@ -9,6 +9,8 @@ use std::fmt;
 pub const MIGRATES_COMMAND_STATE: &str = "migrates-command-state";
 /// A migrated cfi01 serves reads in the mode it was in (ROMD restored).
 pub const RESTORES_READ_MODE: &str = "restores-read-mode";
+/// After an incoming migration the array is written back to the drive.
+pub const WRITES_BACK_IMAGE: &str = "writes-back-image";
 /// Intel write-to-buffer (0xE8) is supported.
 pub const WRITE_BUFFER: &str = "write-buffer";
 /// AMD erase suspend/resume (0xB0/0x30) is supported.
@@ -23,6 +25,10 @@ pub const KNOWN_FEATURES: &[(&str, &str)] = &[
     (
         RESTORES_READ_MODE,
         "after a migration, reads are served in the read mode the source was in (cfi01 ROMD)",
+    ),
+    (
+        WRITES_BACK_IMAGE,
+        "after an incoming migration the device writes its array to its own drive: storage need not be shared",
     ),
     (WRITE_BUFFER, "write-to-buffer programming (0xE8) is available"),
     (ERASE_SUSPEND, "erase suspend (0xB0) and resume (0x30) are available"),

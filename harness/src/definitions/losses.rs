@@ -6,11 +6,12 @@
 //! | --- | --- | --- |
 //! | cfi01 | `restores-read-mode` or `migrates-command-state` | ROMD on (reset ran before the load), every other field as sent |
 //! | cfi02 | `migrates-command-state` | its power-on state: command cycle, status, modes, erase queue and timers |
+//! | any, on its own drives | `writes-back-image` (destination) | the image as its own copy held it: what the guest wrote before the hop is missing from it |
 //!
-//! The array and the image are never excused: they travel in the RAM block
-//! and on the drive.
+//! The array is never excused (it travels in the RAM block), nor is the
+//! image on shared storage.
 
-use crate::definitions::features::{MIGRATES_COMMAND_STATE, RESTORES_READ_MODE};
+use crate::definitions::features::{MIGRATES_COMMAND_STATE, RESTORES_READ_MODE, WRITES_BACK_IMAGE};
 use crate::definitions::layout::{command_set, CommandSet};
 use crate::definitions::versions::Version;
 use std::collections::BTreeSet;
@@ -25,6 +26,9 @@ pub enum Loss {
     /// The whole command state: the destination holds its power-on state
     /// (array aside).
     CommandState,
+    /// The image on a destination's own drive: it stays as the copy was
+    /// (no write-back after the load).
+    Image,
 }
 
 impl fmt::Display for Loss {
@@ -32,6 +36,7 @@ impl fmt::Display for Loss {
         f.write_str(match self {
             Loss::ReadMode => "read mode (no restores-read-mode)",
             Loss::CommandState => "command state and timers (no migrates-command-state)",
+            Loss::Image => "image on its own drive (no writes-back-image)",
         })
     }
 }
@@ -72,32 +77,46 @@ impl Version {
 
 /// What a hop `a → b` running `machine_type` loses, device by device (every
 /// device of `a`, in its order): the losses the features missing on either
-/// side excuse.
-pub fn hop_losses(a: &Version, b: &Version, machine_type: &str) -> Vec<DeviceLoss> {
-    a.devices
-        .iter()
-        .filter_map(|d| {
-            let set = command_set(&d.type_name)?;
-            let missing = |feature: &str| {
-                [a, b]
-                    .iter()
-                    .any(|v| !v.features_running(&d.id, machine_type).contains(feature))
-            };
-            let loss = match set {
-                CommandSet::Intel
-                    if missing(RESTORES_READ_MODE) || missing(MIGRATES_COMMAND_STATE) =>
-                {
-                    Loss::ReadMode
-                }
-                CommandSet::Amd if missing(MIGRATES_COMMAND_STATE) => Loss::CommandState,
-                _ => return None,
-            };
-            Some(DeviceLoss {
-                device: d.id.clone(),
-                loss,
-            })
+/// side excuse, and with `own_drives` (no shared storage) the image of a
+/// device with a drive whose destination does not write it back.
+pub fn hop_losses(
+    a: &Version,
+    b: &Version,
+    machine_type: &str,
+    own_drives: bool,
+) -> Vec<DeviceLoss> {
+    let images = a.devices.iter().filter_map(|d| {
+        let drive = b.device(&d.id).is_some_and(|x| x.image_size > 0);
+        (own_drives
+            && drive
+            && !b
+                .features_running(&d.id, machine_type)
+                .contains(WRITES_BACK_IMAGE))
+        .then(|| DeviceLoss {
+            device: d.id.clone(),
+            loss: Loss::Image,
         })
-        .collect()
+    });
+    let states = a.devices.iter().filter_map(|d| {
+        let set = command_set(&d.type_name)?;
+        let missing = |feature: &str| {
+            [a, b]
+                .iter()
+                .any(|v| !v.features_running(&d.id, machine_type).contains(feature))
+        };
+        let loss = match set {
+            CommandSet::Intel if missing(RESTORES_READ_MODE) || missing(MIGRATES_COMMAND_STATE) => {
+                Loss::ReadMode
+            }
+            CommandSet::Amd if missing(MIGRATES_COMMAND_STATE) => Loss::CommandState,
+            _ => return None,
+        };
+        Some(DeviceLoss {
+            device: d.id.clone(),
+            loss,
+        })
+    });
+    states.chain(images).collect()
 }
 
 #[cfg(test)]
@@ -107,7 +126,7 @@ mod tests {
 
     fn losses(p: &Project, a: &str, b: &str) -> Vec<String> {
         let (a, b) = (p.version(a).unwrap(), p.version(b).unwrap());
-        hop_losses(a, b, &a.machine_type)
+        hop_losses(a, b, &a.machine_type, false)
             .iter()
             .map(|l| l.to_string())
             .collect()

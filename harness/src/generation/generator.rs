@@ -733,10 +733,16 @@ fn place_migrations(g: &mut Gen<'_>, scenario: &Scenario, hops: usize) -> Sequen
         }
     }
     chosen.sort_unstable();
+    // Half the migrations go without shared storage: the destination opens
+    // its own copy of the drives, so the image shows its write-back.
+    let own: Vec<bool> = chosen.iter().map(|_| g.rng.gen_bool(0.5)).collect();
     let mut ops = Vec::with_capacity(g.ops.len() + chosen.len());
     for (i, op) in g.ops.iter().enumerate() {
-        if chosen.contains(&i) {
-            ops.push(TrialOp::Migrate { to: None });
+        if let Some(k) = chosen.iter().position(|c| *c == i) {
+            ops.push(TrialOp::Migrate {
+                to: None,
+                own_drives: own[k],
+            });
         }
         ops.push(op.clone());
     }

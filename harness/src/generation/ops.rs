@@ -37,10 +37,21 @@ pub enum TrialOp {
     Migrate {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
+        /// The destination opens its own copy of the drives, as they were
+        /// when the source started (no shared storage): what the image
+        /// holds then is the release's post-load write-back, or its absence.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        own_drives: bool,
     },
 }
 
 impl TrialOp {
+    /// A migration to the next version, on shared storage.
+    pub const MIGRATE: TrialOp = TrialOp::Migrate {
+        to: None,
+        own_drives: false,
+    };
+
     /// A write of `width` bytes to scenario device `dev`.
     pub const fn write(dev: usize, addr: u64, width: u32, val: u64) -> TrialOp {
         TrialOp::Write {
@@ -72,8 +83,16 @@ impl std::fmt::Display for TrialOp {
             TrialOp::Step { ns: Some(ns) } => write!(f, "step {ns} ns"),
             TrialOp::Step { ns: None } => f.write_str("step (next deadline)"),
             TrialOp::Reset => f.write_str("reset"),
-            TrialOp::Migrate { to: None } => f.write_str("migrate"),
-            TrialOp::Migrate { to: Some(t) } => write!(f, "migrate to {t}"),
+            TrialOp::Migrate { to, own_drives } => {
+                f.write_str("migrate")?;
+                if let Some(t) = to {
+                    write!(f, " to {t}")?;
+                }
+                if *own_drives {
+                    f.write_str(" (own drives)")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -203,13 +222,21 @@ fn parse_op(item: &Value, window: u64) -> Result<TrialOp, String> {
             }),
         },
         "reset" => Ok(TrialOp::Reset),
-        "migrate" => match obj.get("to") {
-            None | Some(Value::Null) => Ok(TrialOp::Migrate { to: None }),
-            Some(Value::String(t)) => Ok(TrialOp::Migrate {
-                to: Some(t.clone()),
-            }),
-            Some(other) => Err(format!("'to' must be a device type name, got {other}")),
-        },
+        "migrate" => {
+            let to = match obj.get("to") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(t)) => Some(t.clone()),
+                Some(other) => return Err(format!("'to' must be a device type name, got {other}")),
+            };
+            let own_drives = match obj.get("own-drives") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => {
+                    return Err(format!("'own-drives' must be true or false, got {other}"))
+                }
+            };
+            Ok(TrialOp::Migrate { to, own_drives })
+        }
         other => Err(format!(
             "unknown op '{other}' (expected write, read, step, reset or migrate)"
         )),
@@ -230,8 +257,16 @@ pub fn op_to_json(op: &TrialOp) -> Value {
         TrialOp::Step { ns: Some(ns) } => json!({"op": "step", "ns": ns}),
         TrialOp::Step { ns: None } => json!({"op": "step"}),
         TrialOp::Reset => json!({"op": "reset"}),
-        TrialOp::Migrate { to: None } => json!({"op": "migrate"}),
-        TrialOp::Migrate { to: Some(t) } => json!({"op": "migrate", "to": t}),
+        TrialOp::Migrate { to, own_drives } => {
+            let mut v = json!({"op": "migrate"});
+            if let Some(t) = to {
+                v["to"] = json!(t);
+            }
+            if *own_drives {
+                v["own-drives"] = json!(true);
+            }
+            v
+        }
     }
 }
 
@@ -266,9 +301,10 @@ mod tests {
                 TrialOp::Step { ns: Some(50000) },
                 TrialOp::Step { ns: None },
                 TrialOp::Reset,
-                TrialOp::Migrate { to: None },
+                TrialOp::MIGRATE,
                 TrialOp::Migrate {
-                    to: Some("cfi.pflash01".into())
+                    to: Some("cfi.pflash01".into()),
+                    own_drives: false,
                 },
             ]
         );

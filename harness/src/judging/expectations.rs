@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// target device on either side does not promise `migrates-command-state`
 /// (or, for cfi01, `restores-read-mode`).
 pub fn loss_allowed(a: &Version, b: &Version, machine_type: &str, targets: &[String]) -> bool {
-    hop_losses(a, b, machine_type)
+    hop_losses(a, b, machine_type, true)
         .iter()
         .any(|l| targets.contains(&l.device))
 }

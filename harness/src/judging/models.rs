@@ -138,7 +138,7 @@ properties = { name = "virt.flash0", num-blocks = 4, sector-length = 0x40000, wi
 
     const OPS: &[TrialOp] = &[
         TrialOp::read(0, 0, 4),
-        TrialOp::Migrate { to: None },
+        TrialOp::MIGRATE,
         TrialOp::read(0, 4, 4),
     ];
 

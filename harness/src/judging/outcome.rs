@@ -104,7 +104,8 @@ pub fn verdict(ops: &[TrialOp], observation: Observation) -> TrialResult {
             .iter()
             .map(|h| (h, lost.iter().any(|l| std::ptr::eq(*l, h))))
             .collect();
-        run_lossy(&o.source, &o.targets, ops, o.link, &units).map_err(|e| e.to_string())
+        let loaded: Vec<usize> = o.loaded.iter().map(|h| h.at).collect();
+        run_lossy(&o.source, &o.targets, ops, o.link, &loaded, &units).map_err(|e| e.to_string())
     })
 }
 
@@ -460,7 +461,7 @@ mod tests {
 
     const OPS: &[TrialOp] = &[
         TrialOp::read(0, 0, 4),
-        TrialOp::Migrate { to: None },
+        TrialOp::MIGRATE,
         TrialOp::read(0, 0, 4),
     ];
     const REFERENCE: &[(usize, u64)] = &[(0, 0xff), (2, 0x80)];
@@ -781,6 +782,7 @@ features = [{features}]
                 .map(|(a, b)| Hop {
                     from: a.clone(),
                     to: b.clone(),
+                    at: 1,
                 })
                 .collect(),
             refusals: Vec::new(),

@@ -57,13 +57,13 @@ mod tests {
     #[test]
     fn keeps_the_culprits_and_the_migrations() {
         let mut ops: Vec<TrialOp> = (0..40).map(w).collect();
-        ops.insert(20, TrialOp::Migrate { to: None });
+        ops.insert(20, TrialOp::MIGRATE);
         // Fails while ops 7 and 33 are both present (and the migration).
         let fails = |o: &[TrialOp]| {
-            o.contains(&w(7)) && o.contains(&w(33)) && o.contains(&TrialOp::Migrate { to: None })
+            o.contains(&w(7)) && o.contains(&w(33)) && o.contains(&TrialOp::MIGRATE)
         };
         let out = shrink(&ops, &fails, 10_000);
-        assert_eq!(out, vec![w(7), TrialOp::Migrate { to: None }, w(33)]);
+        assert_eq!(out, vec![w(7), TrialOp::MIGRATE, w(33)]);
     }
 
     fn cmd(addr: u64, val: u64) -> TrialOp {
@@ -88,7 +88,7 @@ mod tests {
                 _ => cmd(i * 4, 0xFF),
             });
             if [30, 31, 90].contains(&i) {
-                ops.push(TrialOp::Migrate { to: None });
+                ops.push(TrialOp::MIGRATE);
             }
         }
         ops

@@ -25,6 +25,9 @@ pub struct Board {
     pub targets: Vec<usize>,
     /// How it passes state to a destination.
     pub link: Link,
+    /// The drives as it started with them (a destination without shared
+    /// storage opens its own copy of these).
+    pub started_with: Vec<BlockBackend>,
 }
 
 /// Builds a version's devices for another machine type its release offers:
@@ -122,11 +125,13 @@ impl Board {
                     images,
                 }),
             );
+        let started_with = machine.devices.iter().map(|d| d.backend().fork()).collect();
         Ok(Board {
             version: version.clone(),
             machine,
             targets,
             link: Link::Qemu,
+            started_with,
         })
     }
 
@@ -191,6 +196,7 @@ impl Board {
             machine: self.machine.fork(),
             targets: self.targets.clone(),
             link: self.link,
+            started_with: self.started_with.iter().map(|d| d.fork()).collect(),
         }
     }
 
@@ -254,6 +260,19 @@ impl VersionMachine for Board {
         };
         let dev = self.machine.devices[i].as_mut();
         let state = match (loss.loss, lost) {
+            // The destination's own copy, as it started with it.
+            (Loss::Image, true) => {
+                dev.reopen_drive(self.started_with[i].fork());
+                return Ok(true);
+            }
+            // Written back whole after the load.
+            (Loss::Image, false) => {
+                let mut drive = dev.backend().fork();
+                let len = drive.size().unwrap_or(0).min(dev.array().len());
+                drive.write_back(dev.array(), 0, len);
+                dev.reopen_drive(drive);
+                return Ok(true);
+            }
             (Loss::ReadMode, false) => dev.state().with_read_mode_restored(),
             (Loss::CommandState, false) => return Ok(true),
             // Reset ran before the load: ROMD is on.
@@ -272,6 +291,17 @@ impl VersionMachine for Board {
             .set_on(dev)
             .map_err(|e| RunError::Realize(format!("{}: {e}", self.version.name)))?;
         Ok(true)
+    }
+
+    fn pass_drives(&mut self, own_drives: bool) {
+        if !own_drives {
+            self.started_with = self
+                .machine
+                .devices
+                .iter()
+                .map(|d| d.backend().fork())
+                .collect();
+        }
     }
 
     fn save(&mut self, _: &Scratch) -> Result<Saved, RunError> {
@@ -296,6 +326,7 @@ impl VersionMachine for Board {
             drives,
             machine_type: self.machine.machine_type.clone(),
             arrays: Some(Board::arrays(self)),
+            started_with: Some(self.started_with.iter().map(|d| d.fork()).collect()),
         })
     }
 

@@ -5,6 +5,7 @@ use crate::definitions::versions::Version;
 use crate::running::board::Board;
 use crate::running::machine::{Drives, Link, Refusal, RunError, Saved, Scratch, VersionMachine};
 use crate::running::qemu_machine::QemuMachine;
+use devices::BlockBackend;
 use std::sync::Arc;
 
 /// Starts a fresh machine of `v`; `targets` are the scenario's device ids.
@@ -41,8 +42,15 @@ pub fn load(
     dst: &Arc<Version>,
     targets: &[String],
     scratch: &Scratch,
+    own_drives: bool,
 ) -> Result<Loaded, RunError> {
-    let first = load_stream(saved, &saved.stream, dst, targets, scratch)?;
+    // Without shared storage the destination's drives are its own copies
+    // of those the source started with.
+    let own = match (&saved.started_with, own_drives) {
+        (Some(w), true) => Some(w.as_slice()),
+        _ => None,
+    };
+    let first = load_stream(saved, &saved.stream, dst, targets, scratch, own)?;
     let refused = match &first {
         Err(r @ Refusal::Qemu(reason))
             if saved.from.is_real()
@@ -61,7 +69,7 @@ pub fn load(
     let flash =
         crate::running::streams::flash_only_stream(dst, &saved.stream).map_err(RunError::Stream)?;
     Ok(Loaded {
-        result: load_stream(saved, &flash, dst, targets, scratch)?,
+        result: load_stream(saved, &flash, dst, targets, scratch, own)?,
         whole_vm_refused: Some(refused),
     })
 }
@@ -72,8 +80,20 @@ fn load_stream(
     dst: &Arc<Version>,
     targets: &[String],
     scratch: &Scratch,
+    own: Option<&[BlockBackend]>,
 ) -> Result<Result<Box<dyn VersionMachine>, Refusal>, RunError> {
     if dst.is_real() {
+        let on_own;
+        let saved = match own {
+            Some(w) => {
+                on_own = Saved {
+                    drives: Drives::Shared(w.to_vec()),
+                    ..saved.clone()
+                };
+                &on_own
+            }
+            None => saved,
+        };
         let loaded = QemuMachine::incoming(saved, stream, dst, targets, scratch)?;
         return Ok(loaded.map(|q| Box::new(q) as Box<dyn VersionMachine>));
     }
@@ -93,7 +113,14 @@ fn load_stream(
     } else {
         stream.to_vec()
     };
-    Ok(match board.machine.load_into(&stream) {
+    let loaded = match own {
+        Some(w) => board.machine.load_into_reopening(&stream, w),
+        None => board.machine.load_into(&stream),
+    };
+    if let Some(w) = own {
+        board.started_with = w.iter().map(|d| d.fork()).collect();
+    }
+    Ok(match loaded {
         Ok(_) => Ok(Box::new(board) as Box<dyn VersionMachine>),
         Err(f) => Err(f.into()),
     })

@@ -108,6 +108,9 @@ pub struct Saved {
     /// The flash arrays at that point, where the source shows them without
     /// a stream (models): the check that no data is lost in migration.
     pub arrays: Option<Vec<(String, Storage)>>,
+    /// The drives the source started with (models): a destination without
+    /// shared storage opens its own copy of them.
+    pub started_with: Option<Vec<BlockBackend>>,
 }
 
 /// Why a destination refused a saved state.
@@ -162,6 +165,10 @@ pub trait VersionMachine {
     /// command state; command state carried as it is). `false` where the
     /// machine cannot set a device's state (real QEMU).
     fn after_hop(&mut self, loss: &DeviceLoss, lost: bool) -> Result<bool, RunError>;
+    /// At a migration point of a run that stands for the destinations: the
+    /// next machine starts on its own copies of the drives this one started
+    /// with (`own_drives`), or on these drives as they are now.
+    fn pass_drives(&mut self, own_drives: bool);
     /// The state it would send now; it goes on running afterwards.
     fn save(&mut self, scratch: &Scratch) -> Result<Saved, RunError>;
     /// What it holds: arrays, images, and canonical states where it can

@@ -42,6 +42,8 @@ pub struct OpStep {
 pub struct Hop {
     pub from: Arc<Version>,
     pub to: Arc<Version>,
+    /// The migration marker's op index.
+    pub at: usize,
 }
 
 /// What a hop that loaded may lose by declaration, of one kind: the losses

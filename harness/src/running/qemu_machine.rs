@@ -531,6 +531,8 @@ impl VersionMachine for QemuMachine {
         Ok(false)
     }
 
+    fn pass_drives(&mut self, _: bool) {}
+
     fn arrays(&self) -> Option<Vec<(String, Storage)>> {
         None
     }
@@ -546,6 +548,7 @@ impl VersionMachine for QemuMachine {
             from: self.version.clone(),
             stream,
             drives: Drives::Copied(images),
+            started_with: None,
             machine_type: self.machine_type.clone(),
             arrays: None,
         })

@@ -367,7 +367,7 @@ pub fn replay_with(
             TrialOp::Write { .. } | TrialOp::Reset => {
                 apply_op(std::slice::from_mut(&mut dev), &[0], op);
             }
-            TrialOp::Migrate { to } => {
+            TrialOp::Migrate { to, .. } => {
                 let mt = machine_type
                     .clone()
                     .unwrap_or_else(|| compat::machine_type_of(&current).to_string());
@@ -441,7 +441,7 @@ mod tests {
                 addr: 0x40,
                 width: 4,
             },
-            TrialOp::Migrate { to: None },
+            TrialOp::MIGRATE,
             TrialOp::Read {
                 dev: 0,
                 addr: 0x40,
@@ -464,6 +464,7 @@ mod tests {
             },
             TrialOp::Migrate {
                 to: Some("cfi.pflash02".into()),
+                own_drives: false,
             },
             TrialOp::Read {
                 dev: 0,
@@ -494,6 +495,7 @@ mod tests {
         };
         let to = |t: &str| TrialOp::Migrate {
             to: Some(t.to_string()),
+            own_drives: false,
         };
         let ops = [
             TrialOp::Write {

@@ -209,7 +209,14 @@ fn run_trial_inner(
                 &owned
             }
         };
-        let l = load(saved, dst, targets, &scratch)?;
+        let own_drives = matches!(
+            op,
+            TrialOp::Migrate {
+                own_drives: true,
+                ..
+            }
+        );
+        let l = load(saved, dst, targets, &scratch, own_drives)?;
         let hop_text = format!("migrate {} -> {}", at.name, dst.name);
         if let Some(reason) = l.whole_vm_refused {
             whole_vm.push(format!("{} -> {}: {reason}", at.name, dst.name));
@@ -228,13 +235,13 @@ fn run_trial_inner(
                         });
                     }
                 }
-                let losses: Vec<DeviceLoss> = hop_losses(&at, dst, &machine_type)
+                let losses: Vec<DeviceLoss> = hop_losses(&at, dst, &machine_type, own_drives)
                     .into_iter()
                     .filter(|l| targets.contains(&l.device))
                     .collect();
                 // One unit per kind of loss: a destination keeps or loses
                 // each kind for all its devices of that type alike.
-                for kind in [Loss::ReadMode, Loss::CommandState] {
+                for kind in [Loss::ReadMode, Loss::CommandState, Loss::Image] {
                     let losses: Vec<DeviceLoss> =
                         losses.iter().filter(|l| l.loss == kind).cloned().collect();
                     if !losses.is_empty() {
@@ -248,6 +255,7 @@ fn run_trial_inner(
                 loaded.push(Hop {
                     from: at.clone(),
                     to: dst.clone(),
+                    at: i,
                 });
                 at = dst.clone();
                 current = Some(next);
@@ -301,19 +309,20 @@ fn run_trial_inner(
 
 /// The reference run on `source` with the declared losses `units` applied
 /// at their migration markers, each lost (`true`) or kept as the missing
-/// feature would have promised: how a trial ends whose hops lost exactly
-/// that. `None` where the source cannot set a device's state (real QEMU).
+/// feature would have promised: how a trial ends whose hops (those at the
+/// markers `loaded`) lost exactly that. `None` where the source cannot set a device's state (real QEMU).
 pub fn run_lossy(
     source: &Arc<Version>,
     targets: &[String],
     ops: &[TrialOp],
     link: Link,
+    loaded: &[usize],
     units: &[(&HopLoss, bool)],
 ) -> Result<Option<LossyRun>, RunError> {
     if source.is_real() {
         return Ok(None);
     }
-    catching(|| run_lossy_inner(source, targets, ops, link, units))
+    catching(|| run_lossy_inner(source, targets, ops, link, loaded, units))
 }
 
 fn run_lossy_inner(
@@ -321,13 +330,18 @@ fn run_lossy_inner(
     targets: &[String],
     ops: &[TrialOp],
     link: Link,
+    loaded: &[usize],
     units: &[(&HopLoss, bool)],
 ) -> Result<Option<LossyRun>, RunError> {
     let scratch = Scratch::default();
     let mut m = start(source, targets, link)?;
     let mut reads = Vec::new();
     for (i, op) in ops.iter().enumerate() {
-        if matches!(op, TrialOp::Migrate { .. }) {
+        if let TrialOp::Migrate { own_drives, .. } = op {
+            // A refused hop leaves the machine where it was.
+            if loaded.contains(&i) {
+                m.pass_drives(*own_drives);
+            }
             for (h, lost) in units.iter().filter(|(h, _)| h.at == i) {
                 for l in &h.losses {
                     if !m.after_hop(l, *lost)? {
@@ -419,7 +433,7 @@ mod tests {
             w(0x100, 0x0040_0040),
             w(0x100, 0x1234_5678),
             r(0x100),
-            TrialOp::Migrate { to: None },
+            TrialOp::MIGRATE,
             r(0x100),
             w(0, 0x00ff_00ff),
             r(0x100),
