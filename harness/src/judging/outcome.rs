@@ -5,6 +5,7 @@ use crate::definitions::scenarios::Scenario;
 use crate::definitions::versions::{across_releases, Version};
 use crate::generation::generator::TrialOp;
 use crate::judging::comparison::{flash_diffs_of, state_diffs};
+use crate::running::machine::Link;
 use crate::running::observation::{End, HopLoss, LossyRun, Observation, Observed, OpStep};
 use crate::running::trial::run_lossy;
 use reports::results::{FlashDiff, StateDiff};
@@ -105,7 +106,8 @@ pub fn verdict(ops: &[TrialOp], observation: Observation) -> TrialResult {
             .map(|h| (h, lost.iter().any(|l| std::ptr::eq(*l, h))))
             .collect();
         let loaded: Vec<usize> = o.loaded.iter().map(|h| h.at).collect();
-        run_lossy(&o.source, &o.targets, ops, o.link, &loaded, &units).map_err(|e| e.to_string())
+        let link = Link::for_chain(&o.chain);
+        run_lossy(&o.chain[0], &o.targets, ops, link, &loaded, &units).map_err(|e| e.to_string())
     })
 }
 
@@ -258,7 +260,7 @@ fn check_losses<'a>(o: &'a Observed, lossy: &mut LossyRunner<'_>) -> LossCheck<'
             Ok(None) => {
                 return LossCheck::Unchecked(format!(
                     "the source {} cannot set a device's state (its model check covers it)",
-                    o.source.name
+                    o.chain[0].name
                 ))
             }
             Err(e) => return LossCheck::Failed(e),
@@ -789,9 +791,8 @@ features = [{features}]
             whole_vm_refusals: Vec::new(),
             lost_at: None,
             declared_losses: Vec::new(),
-            source: v.clone(),
+            chain: vec![v.clone()],
             targets: vec!["flash0".into()],
-            link: crate::running::machine::Link::Shared,
             reference_end: end(v, 0xff, true),
             end: end(v, end_byte, true),
             migrate_us: 7,

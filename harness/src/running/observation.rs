@@ -4,7 +4,6 @@
 
 use crate::definitions::losses::DeviceLoss;
 use crate::definitions::versions::Version;
-use crate::running::machine::Link;
 use devices::{DeviceState, Storage};
 use std::sync::Arc;
 
@@ -87,11 +86,10 @@ pub struct Observed {
     pub lost_at: Option<String>,
     /// The hops that loaded and may lose state by declaration.
     pub declared_losses: Vec<HopLoss>,
-    /// The chain's source, the scenario's devices and the link: what the
-    /// runs with declared losses applied start from.
-    pub source: Arc<Version>,
+    /// The chain and the scenario's devices: what the runs with declared
+    /// losses applied start from.
+    pub chain: Vec<Arc<Version>>,
     pub targets: Vec<String>,
-    pub link: Link,
     pub reference_end: End,
     pub end: End,
     pub migrate_us: u64,
