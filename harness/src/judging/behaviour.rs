@@ -11,7 +11,6 @@ use crate::definitions::versions::Version;
 use crate::generation::generator::TrialOp;
 use crate::judging::comparison::flash_diffs_of;
 use crate::running::behaviour::{mode_model, pairs, run_on, sequence, Run};
-use crate::running::matrix::real_seeds;
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -241,14 +240,8 @@ pub struct BehaviourOutcome {
     pub model: Option<Arc<Version>>,
 }
 
-/// Runs every pair of every board the scenario fits over `seeds` (pairs
-/// with a real version over [`real_seeds`]); each sequence runs once per
-/// version.
-pub fn run_behaviour(project: &Project, s: &Arc<Scenario>, seeds: &[u64]) -> Vec<BehaviourOutcome> {
-    run_behaviour_of(project, s, seeds, &real_seeds(seeds))
-}
-
-/// [`run_behaviour`] with pairs of a real version on `reals` only (none:
+/// Every pair of versions of each board of `s` on the sequences of `seeds`,
+/// without migrating; pairs of a real version on `reals` only (none:
 /// models only).
 pub fn run_behaviour_of(
     project: &Project,

@@ -9,7 +9,7 @@ use crate::judging::expectations::expected_outcomes;
 use crate::judging::imitation::check_imitations;
 use crate::judging::models::check_against_models;
 use crate::judging::outcome::{verdict, TrialOutcome, TrialResult};
-use crate::running::matrix::{available_chains, real_seeds, RanTrial};
+use crate::running::matrix::{available_chains, RanTrial};
 use crate::running::trial::Record;
 use std::sync::Arc;
 
@@ -39,11 +39,19 @@ pub fn run_cells(
 }
 
 /// Runs a scenario's chains whose versions are all usable here: model-only
-/// chains over `seeds`, chains through a real version over [`real_seeds`].
-pub fn run_available(project: &Project, s: &Arc<Scenario>, seeds: &[u64]) -> Vec<TrialOutcome> {
+/// chains over `seeds`, chains through a real version over `reals` (none:
+/// models only).
+pub fn run_available(
+    project: &Project,
+    s: &Arc<Scenario>,
+    seeds: &[u64],
+    reals: &[u64],
+) -> Vec<TrialOutcome> {
     let (model, real) = available_chains(project, s);
     let mut out = run_cells(project, s, &model, seeds);
-    out.extend(run_cells(project, s, &real, &real_seeds(seeds)));
+    if !reals.is_empty() {
+        out.extend(run_cells(project, s, &real, reals));
+    }
     check_against_models(project, &mut out);
     check_imitations(project, &mut out);
     out
