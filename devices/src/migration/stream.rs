@@ -209,7 +209,11 @@ fn registrations(devices: &[&dyn FlashDevice]) -> Vec<Registration> {
     registrations_from(devices, RAM_SECTION_ID)
 }
 
-/// [`registrations`] with `ram` at section id `ram_id`.
+/// [`registrations`] with `ram` at section id `ram_id`. Section ids follow
+/// `ram` over the emitted sections first, in registration order, so that a
+/// machine saves the same bytes as one of another release registering only
+/// what it emits (QEMU registers one description per device); loaders take
+/// the ids after them (a stream's own ids pair its headers and footers).
 fn registrations_from(devices: &[&dyn FlashDevice], ram_id: u32) -> Vec<Registration> {
     let mut out: Vec<Registration> = Vec::new();
     for (device, dev) in devices.iter().enumerate() {
@@ -218,15 +222,28 @@ fn registrations_from(devices: &[&dyn FlashDevice], ram_id: u32) -> Vec<Registra
                 .iter()
                 .filter(|r| r.vmsd.name == entry.vmsd.name)
                 .count() as u32;
-            let section_id = ram_id + 1 + out.len() as u32;
             out.push(Registration {
                 device,
                 instance,
-                section_id,
+                section_id: 0,
                 vmsd: entry.vmsd,
                 role: entry.role,
             });
         }
+    }
+    let order = out
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.role == EntryRole::Emit)
+        .chain(
+            out.iter()
+                .enumerate()
+                .filter(|(_, r)| r.role != EntryRole::Emit),
+        )
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>();
+    for (n, i) in order.into_iter().enumerate() {
+        out[i].section_id = ram_id + 1 + n as u32;
     }
     out
 }

@@ -5,7 +5,9 @@
 //! - `C → W` (the imitator migrating to the release it imitates) ends as
 //!   `W → W`: the same outcome and the same reads;
 //! - any chain on the imitated machine type through `C` is `identical`
-//!   wherever the same chain with `W` everywhere is.
+//!   wherever the same chain with `W` everywhere is;
+//! - for the same guest history, the stream `C` saves at each migration
+//!   point equals `W`'s byte for byte.
 //!
 //! Chains of models only: a real build running the same machine type is
 //! another release, whose differences are its own. A trial that breaks
@@ -46,7 +48,36 @@ pub fn imitated<'a>(project: &'a Project, v: &Version) -> Option<&'a Arc<Version
 /// Checks every trial through an imitator against the imitated chain (found
 /// in `trials`, or run here), turning a trial that differs into `diverged`.
 pub fn check_imitations(project: &Project, trials: &mut [TrialOutcome]) {
+    // Streams: once per (scenario, seed, imitating source).
+    let mut streams: Vec<(String, u64, String, Option<String>)> = Vec::new();
     for i in 0..trials.len() {
+        let t = &trials[i];
+        let source = t.chain[0].clone();
+        if let Some(w) =
+            imitated(project, &source).filter(|w| w.machine_type == source.machine_type)
+        {
+            let key = (t.scenario.name.clone(), t.seed, source.name.clone());
+            let known = streams
+                .iter()
+                .find(|(s, seed, c, _)| (s, seed, c) == (&key.0, &key.1, &key.2));
+            let why = match known {
+                Some((.., why)) => why.clone(),
+                None => {
+                    let why = stream_difference(&source, w, &t.scenario.devices, &t.ops);
+                    streams.push((key.0, key.1, key.2, why.clone()));
+                    why
+                }
+            };
+            if let Some(why) = why {
+                let t = &mut trials[i];
+                t.result.reason = format!(
+                    "{COMPAT_DIFFERS} ({} imitates {}): {why}; {}",
+                    source.name, w.name, t.result.reason
+                );
+                t.result.outcome = Outcome::Diverged;
+                continue;
+            }
+        }
         let t = &trials[i];
         if !t.chain.iter().any(|v| imitated(project, v).is_some()) {
             continue;
@@ -108,6 +139,48 @@ pub fn check_one(
     );
     result.outcome = Outcome::Diverged;
     true
+}
+
+/// Where the streams the imitator `c` and the imitated `w` save at the
+/// migration points of `ops` first differ, if they do.
+pub fn stream_difference(
+    c: &Arc<Version>,
+    w: &Arc<Version>,
+    targets: &[String],
+    ops: &[TrialOp],
+) -> Option<String> {
+    let runs = (
+        run_reference(c, targets, ops, Link::Shared, Record::Nothing),
+        run_reference(w, targets, ops, Link::Shared, Record::Nothing),
+    );
+    let (a, b) = match runs {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return Some(format!("no stream to compare: {e}")),
+    };
+    let marker = |k: usize| {
+        ops.iter()
+            .enumerate()
+            .filter(|(_, o)| matches!(o, TrialOp::Migrate { .. }))
+            .nth(k)
+            .map_or(0, |(i, _)| i)
+    };
+    a.points.iter().zip(&b.points).enumerate().find_map(|(k, (x, y))| {
+        let at = x
+            .stream
+            .iter()
+            .zip(&y.stream)
+            .position(|(p, q)| p != q)
+            .or_else(|| (x.stream.len() != y.stream.len()).then(|| x.stream.len().min(y.stream.len())))?;
+        Some(format!(
+            "its stream at the migration of op {} differs from {}'s at byte {at} ({:#04x} vs {:#04x}; {} and {} bytes)",
+            marker(k),
+            w.name,
+            x.stream.get(at).copied().unwrap_or(0),
+            y.stream.get(at).copied().unwrap_or(0),
+            x.stream.len(),
+            y.stream.len()
+        ))
+    })
 }
 
 /// Runs and judges `chain` on `ops`.
@@ -179,6 +252,31 @@ mod tests {
         assert!(imitated(&p, p.version("v6").unwrap()).is_none());
         let virt = p.version("virt-v6-compat").unwrap();
         assert_eq!(imitated(&p, virt).map(|w| w.name.as_str()), Some("virt-v5"));
+    }
+
+    #[test]
+    fn the_imitators_stream_is_the_imitated_releases_byte_for_byte() {
+        let p = Project::load(&default_root()).expect("project");
+        let (v5, compat, v6) = (
+            p.version("v5").unwrap(),
+            p.version("v6-compat5").unwrap(),
+            p.version("v6").unwrap(),
+        );
+        let targets = vec!["flash0".to_string(), "musicpal".to_string()];
+        // A buffered write left open on flash0 and an unlock on musicpal.
+        let ops = [
+            TrialOp::write(0, 0x100, 4, 0x00e8_00e8),
+            TrialOp::write(0, 0x100, 4, 0x0001_0001),
+            TrialOp::write(1, 0xaaaa, 2, 0xaa),
+            TrialOp::MIGRATE,
+            TrialOp::read(0, 0x100, 4),
+        ];
+        assert_eq!(stream_difference(compat, v5, &targets, &ops), None);
+        let other = stream_difference(v6, v5, &targets, &ops).expect("v6's own type differs");
+        assert!(
+            other.contains("migration of op 3 differs from v5's at byte"),
+            "{other}"
+        );
     }
 
     #[test]
