@@ -140,42 +140,37 @@ pub fn verdict_with(
     } else {
         check_losses(&o, lossy)
     };
-    let (reference_reads, diffs, loss_permitted, loss_note) = match checked {
-        LossCheck::NotNeeded => (o.reference_reads.clone(), against_reference, false, None),
+    let all = || describe_hops(&o.declared_losses.iter().collect::<Vec<_>>());
+    let (loss_permitted, loss_note, beyond) = match checked {
+        LossCheck::NotNeeded => (false, None, None),
         LossCheck::Unchecked(why) => (
-            o.reference_reads.clone(),
-            against_reference,
             true,
-            Some(format!(
-                "declared losses ({}) not checked exactly: {why}",
-                describe_hops(&o.declared_losses.iter().collect::<Vec<_>>())
-            )),
+            Some(format!("declared losses ({}) not checked exactly: {why}", all())),
+            None,
         ),
         LossCheck::Exact(lost) => (
-            o.reference_reads.clone(),
-            against_reference,
             true,
-            Some(format!(
-                "exactly the declared losses of {}",
-                describe_hops(&lost)
-            )),
+            Some(format!("exactly the declared losses of {}", describe_hops(&lost))),
+            None,
         ),
         LossCheck::Beyond { run, diffs } => (
-            run.reads,
-            diffs,
             false,
             Some(format!(
                 "beyond the declared losses ({}): the differences shown are from the reference run that lost all of that",
-                describe_hops(&o.declared_losses.iter().collect::<Vec<_>>())
+                all()
             )),
+            Some((run.reads, diffs)),
         ),
         LossCheck::Failed(why) => (
-            o.reference_reads.clone(),
-            against_reference,
             false,
             Some(format!("the declared losses could not be checked: {why}")),
+            None,
         ),
     };
+    // Beyond the declared losses, the differences shown are from the run
+    // that lost them all.
+    let (reference_reads, diffs) =
+        beyond.unwrap_or_else(|| (o.reference_reads.clone(), against_reference));
     let o = *o;
     let mut r = judge(Judged {
         ops,

@@ -49,42 +49,34 @@ pub fn run_reference(
     link: Link,
     record: Record,
 ) -> Result<Reference, RunError> {
-    catching(|| run_reference_inner(source, targets, ops, link, record))
-}
-
-fn run_reference_inner(
-    source: &Arc<Version>,
-    targets: &[String],
-    ops: &[TrialOp],
-    link: Link,
-    record: Record,
-) -> Result<Reference, RunError> {
-    let scratch = Scratch::default();
-    let mut m = start(source, targets, link)?;
-    let mut reads = Vec::new();
-    let mut points = Vec::new();
-    let mut steps = Vec::new();
-    let mut point_states = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        if matches!(op, TrialOp::Migrate { .. }) {
-            point_states.push(states_at(m.as_ref(), targets));
-            points.push(m.save(&scratch)?);
-            if record == Record::Steps {
-                steps.push(step(i, String::new(), op.to_string(), None, None));
+    catching(|| {
+        let scratch = Scratch::default();
+        let mut m = start(source, targets, link)?;
+        let mut reads = Vec::new();
+        let mut points = Vec::new();
+        let mut steps = Vec::new();
+        let mut point_states = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            if matches!(op, TrialOp::Migrate { .. }) {
+                point_states.push(states_at(m.as_ref(), targets));
+                points.push(m.save(&scratch)?);
+                if record == Record::Steps {
+                    steps.push(step(i, String::new(), op.to_string(), None, None));
+                }
+            } else {
+                let steps = (record == Record::Steps).then_some(&mut steps);
+                apply_op(m.as_mut(), targets, i, op, &mut reads, steps)?;
             }
-        } else {
-            let steps = (record == Record::Steps).then_some(&mut steps);
-            apply_op(m.as_mut(), targets, i, op, &mut reads, steps)?;
         }
-    }
-    let end = visible(m.end(&scratch)?, link);
-    Ok(Reference {
-        reads,
-        points,
-        end,
-        link,
-        steps: (record == Record::Steps).then_some(steps),
-        point_states,
+        let end = visible(m.end(&scratch)?, link);
+        Ok(Reference {
+            reads,
+            points,
+            end,
+            link,
+            steps: (record == Record::Steps).then_some(steps),
+            point_states,
+        })
     })
 }
 
@@ -309,7 +301,8 @@ fn run_trial_inner(
 /// The reference run on `source` with the declared losses `units` applied
 /// at their migration markers, each lost (`true`) or kept as the missing
 /// feature would have promised: how a trial ends whose hops (those at the
-/// markers `loaded`) lost exactly that. `None` where the source cannot set a device's state (real QEMU).
+/// markers `loaded`) lost exactly that. `None` where the source cannot set a
+/// device's state (real QEMU).
 pub fn run_lossy(
     source: &Arc<Version>,
     targets: &[String],
@@ -321,39 +314,30 @@ pub fn run_lossy(
     if source.is_real() {
         return Ok(None);
     }
-    catching(|| run_lossy_inner(source, targets, ops, link, loaded, units))
-}
-
-fn run_lossy_inner(
-    source: &Arc<Version>,
-    targets: &[String],
-    ops: &[TrialOp],
-    link: Link,
-    loaded: &[usize],
-    units: &[(&HopLoss, bool)],
-) -> Result<Option<LossyRun>, RunError> {
-    let scratch = Scratch::default();
-    let mut m = start(source, targets, link)?;
-    let mut reads = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        if let TrialOp::Migrate { own_drives, .. } = op {
-            // A refused hop leaves the machine where it was.
-            if loaded.contains(&i) {
-                m.pass_drives(*own_drives);
-            }
-            for (h, lost) in units.iter().filter(|(h, _)| h.at == i) {
-                for l in &h.losses {
-                    if !m.after_hop(l, *lost)? {
-                        return Ok(None);
+    catching(|| {
+        let scratch = Scratch::default();
+        let mut m = start(source, targets, link)?;
+        let mut reads = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            if let TrialOp::Migrate { own_drives, .. } = op {
+                // A refused hop leaves the machine where it was.
+                if loaded.contains(&i) {
+                    m.pass_drives(*own_drives);
+                }
+                for (h, lost) in units.iter().filter(|(h, _)| h.at == i) {
+                    for l in &h.losses {
+                        if !m.after_hop(l, *lost)? {
+                            return Ok(None);
+                        }
                     }
                 }
+            } else {
+                apply_op(m.as_mut(), targets, i, op, &mut reads, None)?;
             }
-        } else {
-            apply_op(m.as_mut(), targets, i, op, &mut reads, None)?;
         }
-    }
-    let end = visible(m.end(&scratch)?, link);
-    Ok(Some(LossyRun { reads, end }))
+        let end = visible(m.end(&scratch)?, link);
+        Ok(Some(LossyRun { reads, end }))
+    })
 }
 
 fn step(
