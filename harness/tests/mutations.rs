@@ -159,9 +159,11 @@ fn run(m: &Mutation) -> Result<(), Failed> {
         .lines()
         .filter(|l| l.starts_with("FAILED") || l.contains("behave differently"))
         .collect();
+    // The first failures and the summary line.
     let shown = failed
         .iter()
         .take(3)
+        .chain(failed.last().filter(|_| failed.len() > 3))
         .map(|l| format!("  {}", l.chars().take(400).collect::<String>()))
         .collect::<Vec<_>>()
         .join("\n");
