@@ -101,10 +101,7 @@ impl DeviceState {
                 let romd = s.wcycle == 0 && s.cmd == v5::cfi01::commands::CMD_READ_ARRAY_QEMU;
                 self.with_romd(romd)
             }
-            DeviceState::Cfi01V6(s) => {
-                let romd = s.wcycle == 0 && s.cmd == v6::cfi01::IntelCommand::ReadArray;
-                self.with_romd(romd)
-            }
+            DeviceState::Cfi01V6(s) => self.with_romd(v6::cfi01::romd_of(s.cmd, s.wcycle)),
             DeviceState::Cfi02V5(_) | DeviceState::Cfi02V6(_) => self.clone(),
         }
     }

@@ -194,6 +194,13 @@ impl State {
     }
 }
 
+/// The read mode a command state implies: reads come from the array (ROMD
+/// on) only in Read Array with no cycle pending. A destination that gets no
+/// ROMD on the wire derives it so.
+pub fn romd_of(cmd: IntelCommand, wcycle: u8) -> bool {
+    cmd == IntelCommand::ReadArray && wcycle == 0
+}
+
 /// `cmd` in v5's encoding: Read Array is QEMU's 0x00, which the guest may
 /// still write as a command (§7.1) but v6 never stores.
 fn v5_cmd(cmd: IntelCommand) -> u8 {

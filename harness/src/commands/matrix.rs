@@ -13,7 +13,7 @@ fn between_releases(
     c: &reports::results::BehaviourCell,
 ) -> bool {
     match (project.version(&c.a), project.version(&c.b)) {
-        (Some(a), Some(b)) => crate::judging::releases::across_releases(a, b),
+        (Some(a), Some(b)) => crate::definitions::versions::across_releases(a, b),
         _ => false,
     }
 }

@@ -99,21 +99,17 @@ impl TrialOutcome {
 /// or nothing); anything beyond is `diverged`. A whole-VM stream refused
 /// because of another device is told beside the flash-only verdict.
 pub fn verdict(ops: &[TrialOp], observation: Observation) -> TrialResult {
-    verdict_with(ops, observation, &mut |o, lost| {
-        let units: Vec<(&HopLoss, bool)> = o
-            .declared_losses
-            .iter()
-            .map(|h| (h, lost.iter().any(|l| std::ptr::eq(*l, h))))
-            .collect();
+    verdict_with(ops, observation, &mut |o, units| {
         let loaded: Vec<usize> = o.loaded.iter().map(|h| h.at).collect();
         let link = Link::for_chain(&o.chain);
-        run_lossy(&o.chain[0], &o.targets, ops, link, &loaded, &units).map_err(|e| e.to_string())
+        run_lossy(&o.chain[0], &o.targets, ops, link, &loaded, units).map_err(|e| e.to_string())
     })
 }
 
-/// The run a trial is compared with when exactly the declared losses
-/// `lost` happened, the others kept (`None`: the source cannot run it).
-type LossyRunner<'a> = dyn FnMut(&Observed, &[&HopLoss]) -> Result<Option<LossyRun>, String> + 'a;
+/// The run a trial is compared with when each declared loss happened
+/// (`true`) or was kept (`None`: the source cannot run it).
+type LossyRunner<'a> =
+    dyn FnMut(&Observed, &[(&HopLoss, bool)]) -> Result<Option<LossyRun>, String> + 'a;
 
 /// [`verdict`] with the runs of declared losses from `lossy`.
 pub fn verdict_with(
@@ -243,14 +239,13 @@ fn check_losses<'a>(o: &'a Observed, lossy: &mut LossyRunner<'_>) -> LossCheck<'
     };
     let mut all_lost = None;
     for mask in masks {
-        let hops: Vec<&HopLoss> = o
+        let units: Vec<(&HopLoss, bool)> = o
             .declared_losses
             .iter()
             .enumerate()
-            .filter(|(i, _)| mask & (1 << i) != 0)
-            .map(|(_, h)| h)
+            .map(|(i, h)| (h, mask & (1 << i) != 0))
             .collect();
-        let run = match lossy(o, &hops) {
+        let run = match lossy(o, &units) {
             Ok(Some(run)) => run,
             Ok(None) => {
                 return LossCheck::Unchecked(format!(
@@ -262,7 +257,7 @@ fn check_losses<'a>(o: &'a Observed, lossy: &mut LossyRunner<'_>) -> LossCheck<'
         };
         let diffs = Against::of(&o.reads, &run.reads, &run.end, &o.end);
         if diffs.is_empty() {
-            return LossCheck::Exact(hops);
+            return LossCheck::Exact(units.iter().filter(|u| u.1).map(|u| u.0).collect());
         }
         if mask == all {
             all_lost = Some((run, diffs));
@@ -845,8 +840,8 @@ features = [{features}]
         // ops lose.
         let run = |lost: &'static [usize], byte: u8| {
             let v = v.clone();
-            move |_: &Observed, hops: &[&HopLoss]| -> Result<Option<LossyRun>, String> {
-                let at: Vec<usize> = hops.iter().map(|h| h.at).collect();
+            move |_: &Observed, units: &[(&HopLoss, bool)]| -> Result<Option<LossyRun>, String> {
+                let at: Vec<usize> = units.iter().filter(|u| u.1).map(|u| u.0.at).collect();
                 let byte = if at == lost { byte } else { 0x22 };
                 Ok(Some(LossyRun {
                     reads: REFERENCE.to_vec(),

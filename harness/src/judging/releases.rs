@@ -13,7 +13,7 @@
 
 use crate::definitions::known_differences::{Entry, Kind, FILE};
 use crate::definitions::project::Project;
-use crate::definitions::versions::Version;
+use crate::definitions::versions::{across_releases, Version};
 use crate::judging::behaviour::BehaviourOutcome;
 use crate::judging::outcome::TrialOutcome;
 use crate::judging::outcome::WHOLE_VM_REFUSED;
@@ -21,8 +21,6 @@ use reports::results::{
     BehaviourCell, CrossRelease, KnownDifference, ObservedDifference, ReleasePairTotal,
 };
 use reports::Outcome;
-
-pub use crate::definitions::versions::across_releases;
 
 /// Adds one differing sequence of a pair of different releases to `acc`
 /// (grouping key, observation): every differing sequence is classified on

@@ -84,17 +84,14 @@ fn load_stream(
 ) -> Result<Result<Box<dyn VersionMachine>, Refusal>, RunError> {
     if dst.is_real() {
         let on_own;
-        let saved = match own {
+        let drives = match own {
             Some(w) => {
-                on_own = Saved {
-                    drives: Drives::Shared(w.to_vec()),
-                    ..saved.clone()
-                };
+                on_own = Drives::Shared(w.to_vec());
                 &on_own
             }
-            None => saved,
+            None => &saved.drives,
         };
-        let loaded = QemuMachine::incoming(saved, stream, dst, targets, scratch)?;
+        let loaded = QemuMachine::incoming(saved, stream, drives, dst, targets, scratch)?;
         return Ok(loaded.map(|q| Box::new(q) as Box<dyn VersionMachine>));
     }
     let board = match &saved.drives {

@@ -439,10 +439,11 @@ impl QemuMachine {
     }
 
     /// A machine of `dst` that loads `stream` (of `saved`) on copies of
-    /// its images, or QEMU's refusal.
+    /// `drives`, or QEMU's refusal.
     pub fn incoming(
         saved: &Saved,
         stream: &[u8],
+        drives: &Drives,
         dst: &Arc<Version>,
         targets: &[String],
         scratch: &Scratch,
@@ -450,7 +451,7 @@ impl QemuMachine {
         let launch = launch_of(dst, &dst.machine_type)?;
         let idx = target_indices(dst, targets)?;
         let copies;
-        let contents = match &saved.drives {
+        let contents = match drives {
             Drives::Copied(images) => images,
             Drives::Shared(drives) => {
                 copies = dst

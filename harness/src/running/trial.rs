@@ -14,6 +14,7 @@ use crate::running::launch::{load, start};
 use crate::running::machine::{catching, Link, RunError, Saved, Scratch, VersionMachine};
 use crate::running::observation::{End, Hop, HopLoss, LossyRun, Observation, Observed, OpStep};
 use devices::Storage;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -227,23 +228,19 @@ fn run_trial_inner(
                         });
                     }
                 }
-                let losses: Vec<DeviceLoss> = hop_losses(&at, dst, &machine_type, own_drives)
-                    .into_iter()
-                    .filter(|l| targets.contains(&l.device))
-                    .collect();
                 // One unit per kind of loss: a destination keeps or loses
                 // each kind for all its devices of that type alike.
-                for kind in [Loss::ReadMode, Loss::CommandState, Loss::Image] {
-                    let losses: Vec<DeviceLoss> =
-                        losses.iter().filter(|l| l.loss == kind).cloned().collect();
-                    if !losses.is_empty() {
-                        declared_losses.push(HopLoss {
-                            at: i,
-                            hop: format!("{} -> {}", at.name, dst.name),
-                            losses,
-                        });
+                let mut by_kind: BTreeMap<Loss, Vec<DeviceLoss>> = BTreeMap::new();
+                for l in hop_losses(&at, dst, &machine_type, own_drives) {
+                    if targets.contains(&l.device) {
+                        by_kind.entry(l.loss).or_default().push(l);
                     }
                 }
+                declared_losses.extend(by_kind.into_values().map(|losses| HopLoss {
+                    at: i,
+                    hop: format!("{} -> {}", at.name, dst.name),
+                    losses,
+                }));
                 loaded.push(Hop {
                     from: at.clone(),
                     to: dst.clone(),

@@ -5,10 +5,10 @@
 //! every trial's record too with `--trial-log`.
 
 use crate::definitions::project::Project;
+use crate::definitions::versions::across_releases;
 use crate::judging::behaviour::{reproduce_command, run_behaviour_of, BehaviourOutcome};
 use crate::judging::imitation::check_imitations;
 use crate::judging::models::check_against_models;
-use crate::judging::releases::across_releases;
 use crate::judging::verdicts::run_cells;
 use crate::results::records::{detail, record_of, static_checks, wants_detail};
 use crate::soak::checkpoint::{self, Checkpoint, Selection};

@@ -215,7 +215,7 @@ pub fn unexpected(project: &Project, results: &Results) -> u64 {
             let (Some(a), Some(b)) = (project.version(&c.a), project.version(&c.b)) else {
                 return true;
             };
-            !crate::judging::releases::across_releases(a, b)
+            !crate::definitions::versions::across_releases(a, b)
         })
         .map(|c| c.differ)
         .sum();

@@ -206,7 +206,7 @@ impl ParallelNorCfi01Flash {
         // post_load. v5's stream has no ROMD: derive it from the command
         // state, which v6 always keeps consistent with it.
         let romd = if legacy {
-            cmd == IntelCommand::ReadArray && wcycle == 0
+            super::romd_of(cmd, wcycle)
         } else {
             value.bool(FIELD_ROMD).ok_or_else(|| missing(FIELD_ROMD))?
         };
